@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+#include <limits.h>
+
+#include "basic/parse.h"
+#include "tests.h"
+
+TEST(atou64)
+{
+	uint64_t v = 7;
+
+	ASSERT_OK(safe_atou64("0", &v));
+	ASSERT_UEQ(v, 0);
+	ASSERT_OK(safe_atou64("18446744073709551615", &v));
+	ASSERT_UEQ(v, UINT64_MAX);
+	v = 7;
+	ASSERT_ERR(safe_atou64("18446744073709551616", &v), -ERANGE);
+	ASSERT_ERR(safe_atou64("-1", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64(" 1", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64("1 ", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64("", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64("+1", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64("0x10", &v), -EINVAL);
+	ASSERT_ERR(safe_atou64(NULL, &v), -EINVAL);
+	ASSERT_UEQ(v, 7); /* untouched on failure */
+}
+
+TEST(atoi_family)
+{
+	int64_t s;
+	uint32_t u;
+	int i;
+
+	ASSERT_OK(safe_atoi64("-9223372036854775808", &s));
+	ASSERT_EQ(s, INT64_MIN);
+	ASSERT_ERR(safe_atoi64("-9223372036854775809", &s), -ERANGE);
+	ASSERT_ERR(safe_atoi64("-", &s), -EINVAL);
+	ASSERT_ERR(safe_atoi64("--1", &s), -EINVAL);
+	ASSERT_OK(safe_atou32("4294967295", &u));
+	ASSERT_UEQ(u, UINT32_MAX);
+	ASSERT_ERR(safe_atou32("4294967296", &u), -ERANGE);
+	ASSERT_OK(safe_atoi("-2147483648", &i));
+	ASSERT_EQ(i, INT_MIN);
+	ASSERT_ERR(safe_atoi("2147483648", &i), -ERANGE);
+	ASSERT_ERR(safe_atoi("12abc", &i), -EINVAL);
+}
+
+TEST(sizes)
+{
+	uint64_t v;
+
+	ASSERT_OK(parse_size("512", &v));
+	ASSERT_UEQ(v, 512);
+	ASSERT_OK(parse_size("20G", &v));
+	ASSERT_UEQ(v, 20ull << 30);
+	ASSERT_OK(parse_size("64MiB", &v));
+	ASSERT_UEQ(v, 64ull << 20);
+	ASSERT_OK(parse_size("8k", &v));
+	ASSERT_UEQ(v, 8192);
+	ASSERT_OK(parse_size("1.5T", &v));
+	ASSERT_UEQ(v, 3ull << 39);
+	ASSERT_OK(parse_size("10B", &v));
+	ASSERT_UEQ(v, 10);
+	ASSERT_OK(parse_size("15E", &v));
+	ASSERT_UEQ(v, 15ull << 60);
+	ASSERT_ERR(parse_size("16E", &v), -ERANGE);
+	ASSERT_ERR(parse_size("99999999999999999999", &v), -ERANGE);
+	ASSERT_ERR(parse_size("1.5", &v), -EINVAL);
+	ASSERT_ERR(parse_size("1.G", &v), -EINVAL);
+	ASSERT_ERR(parse_size("G", &v), -EINVAL);
+	ASSERT_ERR(parse_size("-1G", &v), -EINVAL);
+	ASSERT_ERR(parse_size("10X", &v), -EINVAL);
+	ASSERT_ERR(parse_size("10GG", &v), -EINVAL);
+	ASSERT_ERR(parse_size("", &v), -EINVAL);
+}
+
+TEST(booleans)
+{
+	bool b;
+
+	ASSERT_OK(parse_boolean("true", &b));
+	ASSERT_TRUE(b);
+	ASSERT_OK(parse_boolean("OFF", &b));
+	ASSERT_FALSE(b);
+	ASSERT_ERR(parse_boolean("maybe", &b), -EINVAL);
+	ASSERT_ERR(parse_boolean("", &b), -EINVAL);
+}
