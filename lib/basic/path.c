@@ -49,8 +49,8 @@ path_simplify(char *p)
 		out += n;
 		in += n;
 	}
-	if (out == p) {
-		/* "/" stays "/", a relative path that simplified away becomes "." */
+	if (out == p && *p) {
+		/* "/" stays "/", a relative path that simplified away becomes ".", "" stays "". */
 		*out++ = abs ? '/' : '.';
 	}
 	*out = 0;
@@ -97,10 +97,13 @@ path_basename(const char *p, char **ret)
 int
 path_dirname(const char *p, char **ret)
 {
-	char *c = strdup(p), *slash;
+	size_t n = strlen(p);
+	char *c = malloc(MAX(n + 1, sizeof(".")));
+	char *slash;
 
 	if (!c)
 		return -ENOMEM;
+	memcpy(c, p, n + 1);
 	path_simplify(c);
 	slash = strrchr(c, '/');
 	if (!slash)

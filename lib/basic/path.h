@@ -14,7 +14,10 @@
 /* True if p has no ".." component. Empty components and "." are harmless. */
 bool path_is_safe(const char *p);
 
-/* Collapse "//" and "/./" and drop a trailing "/" (but keep "/"), in place. Returns p. */
+/*
+ * Collapse "//" and "/./" and drop a trailing "/" (but keep "/"), in place;
+ * "./" becomes ".", "" stays "". Returns p.
+ */
 char *path_simplify(char *p);
 
 /* a + "/" + b, simplified. Any b (absolute or not) is appended. */

@@ -33,7 +33,8 @@ TEST(simplify)
 	check_simplify("/a//b/./c/", "/a/b/c");
 	check_simplify("a/./", "a");
 	check_simplify("./", ".");
-	check_simplify("", ".");
+	check_simplify("", "");
+	check_simplify(".", ".");
 	check_simplify("/./.", "/");
 }
 
@@ -63,6 +64,9 @@ TEST(basename_dirname)
 	ASSERT_STREQ(d, ".");
 	ASSERT_OK(path_basename("/", &e));
 	ASSERT_STREQ(e, "/");
+	free(d);
+	ASSERT_OK(path_dirname("", &d));
+	ASSERT_STREQ(d, ".");
 }
 
 TEST(state_root)
