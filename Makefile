@@ -19,7 +19,11 @@ bench:
 
 install:
 	@scripts/deps
-	@meson setup build-install --buildtype=release --prefix=$(PREFIX) --reconfigure >/dev/null
+	@if [ -f build-install/build.ninja ]; then \
+		meson configure build-install --prefix=$(PREFIX); \
+	else \
+		meson setup build-install --buildtype=release --prefix=$(PREFIX); \
+	fi >/dev/null
 	@meson install -C build-install
 
 # Run one libFuzzer target for a while: make fuzz TARGET=json SECONDS=60
