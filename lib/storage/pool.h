@@ -16,8 +16,8 @@
 
 #include "basic/error.h"
 
-#define HV_POOL_NAME_MAX    32
-#define HV_DATASET_NAME_MAX 255
+#define HV_POOL_NAME_MAX     32
+#define HV_DATASET_NAME_MAX  255
 #define HV_SNAPSHOT_NAME_MAX 64
 
 enum hv_pool_backend {
@@ -31,7 +31,8 @@ enum hv_pool_backend hv_pool_backend_from_string(const char *s);
 
 enum hv_quota_mode {
 	HV_QUOTA_AUTO,   /* simple quotas where the kernel has them, else full qgroups */
-	HV_QUOTA_SIMPLE, /* btrfs simple quotas (Linux 6.7+): a clone is charged only what it writes */
+	HV_QUOTA_SIMPLE, /* btrfs simple quotas (Linux 6.7+): a clone is charged only what it writes
+	                  */
 	HV_QUOTA_FULL,   /* btrfs qgroups with backref accounting (any kernel) */
 	HV_QUOTA_NONE,   /* no accounting (the dir backend) */
 	_HV_QUOTA_MAX,
@@ -52,12 +53,12 @@ enum hv_dataset_type hv_dataset_type_from_string(const char *s);
 
 /* How to make a pool. */
 struct hv_pool_create_opts {
-	const char *name;             /* "zones" */
+	const char *name; /* "zones" */
 	enum hv_pool_backend backend;
-	char *const *devices;         /* block devices (btrfs), NULL-terminated; or NULL */
-	const char *file;             /* a sparse file to create and loop-mount (btrfs), or NULL */
-	uint64_t file_size;           /* its size */
-	bool raid1;                   /* mirror data and metadata across devices */
+	char *const *devices; /* block devices (btrfs), NULL-terminated; or NULL */
+	const char *file;     /* a sparse file to create and loop-mount (btrfs), or NULL */
+	uint64_t file_size;   /* its size */
+	bool raid1;           /* mirror data and metadata across devices */
 	enum hv_quota_mode quota_mode;
 };
 
@@ -94,7 +95,7 @@ struct hv_scrub_result {
 
 /* One row of `pooladm list`. UINT64_MAX means "not known here" (printed as "-"). */
 struct hv_dataset_info {
-	char *name;   /* "zones/a", "zones/a@s" */
+	char *name; /* "zones/a", "zones/a@s" */
 	enum hv_dataset_type type;
 	char *mountpoint; /* NULL for snapshots */
 	char *origin;     /* "zones/img@final" or NULL */
@@ -137,7 +138,7 @@ hv_pool_closep(struct hv_pool **p)
 
 /* Open the pool that a dataset name ("zones/a/b@s") lives in. */
 int hv_pool_open_for(const char *dataset, unsigned flags, struct hv_pool **ret,
-		     struct hv_error **reterr);
+                     struct hv_error **reterr);
 
 int hv_pool_get_status(struct hv_pool *p, struct hv_pool_status **ret, struct hv_error **reterr);
 int hv_pool_scrub(struct hv_pool *p, struct hv_scrub_result *ret, struct hv_error **reterr);
@@ -151,7 +152,7 @@ struct hv_dataset_props {
 };
 
 int hv_pool_create_dataset(struct hv_pool *p, const char *name, enum hv_dataset_type type,
-			   const struct hv_dataset_props *props, struct hv_error **reterr);
+                           const struct hv_dataset_props *props, struct hv_error **reterr);
 
 enum {
 	HV_DESTROY_RECURSIVE = 1 << 0,  /* -r: children and snapshots too */
@@ -164,15 +165,15 @@ int hv_pool_snapshot(struct hv_pool *p, const char *snapshot, struct hv_error **
 
 /* -r: destroy snapshots newer than the target (else refuse when there are any). */
 int hv_pool_rollback(struct hv_pool *p, const char *snapshot, bool destroy_newer,
-		     struct hv_error **reterr);
+                     struct hv_error **reterr);
 
 int hv_pool_clone(struct hv_pool *p, const char *snapshot, const char *name,
-		  const struct hv_dataset_props *props, struct hv_error **reterr);
+                  const struct hv_dataset_props *props, struct hv_error **reterr);
 int hv_pool_promote(struct hv_pool *p, const char *clone, struct hv_error **reterr);
 
 /* Properties: quota, compression, volsize (settable); used, avail, refer, … (read-only). */
 int hv_pool_set(struct hv_pool *p, const char *name, const char *prop, const char *value,
-		struct hv_error **reterr);
+                struct hv_error **reterr);
 
 enum {
 	HV_LIST_FILESYSTEMS = 1 << 0,
@@ -182,8 +183,8 @@ enum {
 };
 
 /* List datasets (all, or name and, with HV_LIST_RECURSIVE, its descendants), sorted by name. */
-int hv_pool_list(struct hv_pool *p, const char *name, unsigned flags,
-		 struct hv_dataset_info **ret, size_t *ret_n, struct hv_error **reterr);
+int hv_pool_list(struct hv_pool *p, const char *name, unsigned flags, struct hv_dataset_info **ret,
+                 size_t *ret_n, struct hv_error **reterr);
 void hv_dataset_info_free_many(struct hv_dataset_info *l, size_t n);
 
 /* Where a filesystem or volume is: its directory; for a volume, the raw file in it. */
@@ -192,7 +193,7 @@ int hv_pool_volume_path(struct hv_pool *p, const char *name, char **ret, struct 
 
 /* Write a send stream of snapshot (incremental from base, a snapshot name or NULL) to fd. */
 int hv_pool_send(struct hv_pool *p, const char *snapshot, const char *base, int fd,
-		 struct hv_error **reterr);
+                 struct hv_error **reterr);
 
 /* Read a send stream from fd into dataset name (created; or, incremental, updated). */
 int hv_pool_receive(struct hv_pool *p, const char *name, int fd, struct hv_error **reterr);

@@ -19,8 +19,8 @@
 
 /* What the node config records about a pool (and what create is asked to make). */
 struct hv_pool_spec {
-	char *name;         /* "zones" */
-	char *mountpoint;   /* $SABLE_ROOT/<name> */
+	char *name;       /* "zones" */
+	char *mountpoint; /* $SABLE_ROOT/<name> */
 	enum hv_pool_backend backend;
 	char *file;         /* loop-backed btrfs: the backing file; else NULL */
 	uint64_t file_size; /* create only: size of a new backing file */
@@ -60,7 +60,8 @@ struct hv_pool_ops {
 	 * device, no backing file it created.
 	 */
 	int (*pool_create)(struct hv_pool_spec *spec, struct hv_error **reterr);
-	/* Mount an existing pool (by spec->file, spec->uuid or, failing both, the label spec->name). */
+	/* Mount an existing pool (by spec->file, spec->uuid or, failing both, the label
+	 * spec->name). */
 	int (*pool_import)(struct hv_pool_spec *spec, struct hv_error **reterr);
 	/* Unmount it; -EBUSY with a message naming what is in use. */
 	int (*pool_export)(const struct hv_pool_spec *spec, struct hv_error **reterr);
@@ -72,7 +73,7 @@ struct hv_pool_ops {
 
 	/* A new, empty dataset at path (which must not exist), member of groups[0..n). */
 	int (*subvol_create)(struct hv_pool *p, const char *path, const uint64_t *groups, size_t n,
-			     struct hv_error **reterr);
+	                     struct hv_error **reterr);
 	/*
 	 * A snapshot (readonly) or clone (writable) of src at dst. skip lists
 	 * the datasets nested in src (paths relative to src, NULL-terminated
@@ -80,25 +81,26 @@ struct hv_pool_ops {
 	 * where each was (btrfs does this by itself; dir must skip them).
 	 */
 	int (*subvol_snapshot)(struct hv_pool *p, const char *src, const char *dst, bool readonly,
-			       char *const *skip, const uint64_t *groups, size_t n,
-			       struct hv_error **reterr);
+	                       char *const *skip, const uint64_t *groups, size_t n,
+	                       struct hv_error **reterr);
 	/* Delete a dataset or snapshot at path (with nothing nested in it). -ENOENT if absent. */
 	int (*subvol_delete)(struct hv_pool *p, const char *path, struct hv_error **reterr);
 	int (*subvol_set_readonly)(struct hv_pool *p, const char *path, bool readonly,
-				   struct hv_error **reterr);
+	                           struct hv_error **reterr);
 
 	/* Level-1 quota groups (no-ops where there is no accounting, except limits). */
 	int (*group_create)(struct hv_pool *p, uint64_t group, struct hv_error **reterr);
 	int (*group_destroy)(struct hv_pool *p, uint64_t group, struct hv_error **reterr);
-	/* Limit the bytes charged to group (0: no limit). -EOPNOTSUPP where it cannot be enforced. */
+	/* Limit the bytes charged to group (0: no limit). -EOPNOTSUPP where it cannot be enforced.
+	 */
 	int (*group_limit)(struct hv_pool *p, uint64_t group, uint64_t bytes,
-			   struct hv_error **reterr);
+	                   struct hv_error **reterr);
 
 	int (*space)(struct hv_pool *p, struct hv_space *items, size_t n, struct hv_error **reterr);
 
 	/* compression: "off", "zstd" or "lzo"; applies to data written from now on. */
 	int (*set_compression)(struct hv_pool *p, const char *path, const char *alg,
-			       struct hv_error **reterr);
+	                       struct hv_error **reterr);
 
 	/*
 	 * The payload of a send stream: format "btrfs" (a kernel send stream)
@@ -107,13 +109,13 @@ struct hv_pool_ops {
 	 */
 	const char *send_format;
 	int (*send)(struct hv_pool *p, const char *snap_path, const char *base_path, int fd,
-		    struct hv_error **reterr);
+	            struct hv_error **reterr);
 	/*
 	 * Read a payload of the given format from fd into the empty scratch
 	 * directory dir, making one read-only snapshot there; return its path.
 	 */
 	int (*receive)(struct hv_pool *p, const char *format, int fd, const char *dir,
-		       char **ret_path, struct hv_error **reterr);
+	               char **ret_path, struct hv_error **reterr);
 };
 
 extern const struct hv_pool_ops hv_pool_btrfs_ops;
@@ -148,7 +150,7 @@ int hv_loop_attach(const char *file, char **ret_device, int *ret_fd, struct hv_e
 
 /* Block devices holding a btrfs filesystem with this UUID, or (uuid NULL) this label. */
 int hv_btrfs_find_devices(const char *uuid, const char *label, char ***ret_devices,
-			  char ***ret_uuids, struct hv_error **reterr);
+                          char ***ret_uuids, struct hv_error **reterr);
 
 /* Tell the kernel about a btrfs member device (before mounting a multi-device pool). */
 int hv_btrfs_scan_device(const char *device, struct hv_error **reterr);
