@@ -30,6 +30,10 @@ install(struct hv_error **reterr, int code, char *msg, char *path)
 {
 	struct hv_error *e;
 
+	/* An error is one line: control characters from user input must not break it. */
+	for (char *c = msg; c && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (!msg) {
 		free(path);
 		return code;
@@ -106,6 +110,9 @@ hv_error_prefix(struct hv_error **reterr, int code, const char *fmt, ...)
 
 	if (asprintf(&msg, "%s: %s", ctx, (*reterr)->msg) < 0)
 		return code;
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	free((*reterr)->msg);
 	(*reterr)->msg = msg;
 	(*reterr)->code = code;

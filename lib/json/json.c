@@ -210,3 +210,9 @@ hv_json_set(json_t *obj, const char *key, json_t *value)
 		return -ENOMEM;
 	return json_object_set_new(obj, key, value) < 0 ? -ENOMEM : 0;
 }
+
+char *
+hv_json_dumps_compact(const json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}

@@ -52,3 +52,6 @@ int hv_json_set(json_t *obj, const char *key, json_t *value);
 
 /* The name of a JSON type as messages use it: "string", "number", … */
 const char *hv_json_type_name(const json_t *j);
+
+/* Compact (one line, sorted keys) serialization for files Sable keeps for itself; NULL on OOM. */
+char *hv_json_dumps_compact(const json_t *j);

@@ -91,6 +91,80 @@ def root():
     assert not leaks, f"the test left these behind on the host: {leaks}"
 
 
+class Pool:
+    """A pool named zones in a scratch root, on one backend."""
+
+    def __init__(self, root, backend):
+        self.root = root
+        self.backend = backend
+        self.mnt = root.file("zones")
+
+    def adm(self, *args, check=True, input=None, env=None):
+        return self.root.run("pooladm", *args, check=check, input=input)
+
+    def fails(self, *args):
+        """Run a pooladm command that must fail with one clear line and change nothing."""
+        before = self.state()
+        p = self.adm(*args, check=False)
+        assert p.returncode != 0, f"pooladm {' '.join(args)} succeeded"
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("pooladm: "), p.stderr
+        assert self.state() == before, f"pooladm {' '.join(args)} changed the pool"
+        return p.stderr
+
+    def names(self, *args):
+        return self.adm("list", "-H", "-o", "name", *args).stdout.split()
+
+    def state(self):
+        """Everything list shows, plus the files of the pool (not their times)."""
+        listing = self.adm("list", "-H", "-p", "-t", "all", "-o",
+                           "name,type,origin,quota,volsize,compression").stdout
+        files = []
+        for dirpath, dirnames, filenames in os.walk(self.mnt):
+            rel = os.path.relpath(dirpath, self.mnt)
+            if rel == ".sable" or rel.startswith(".sable/"):
+                continue
+            files += [os.path.join(rel, f) for f in sorted(dirnames + filenames)]
+        return listing, sorted(files)
+
+    def path(self, name):
+        return os.path.join(self.root.path, name)
+
+    def db(self):
+        with open(os.path.join(self.mnt, ".sable", "pool.json")) as f:
+            return json.load(f)
+
+
+def make_pool(root, backend, size="1G", extra=()):
+    if backend == "btrfs":
+        root.run("pooladm", "create", "zones", "--size", size, *extra)
+    else:
+        root.run("pooladm", "create", "zones", "--backend", "dir", *extra)
+    return Pool(root, backend)
+
+
+def drop_pool(pool):
+    if pool.backend == "btrfs":
+        pool.root.run("pooladm", "export", "zones", check=False)
+
+
+@pytest.fixture(params=["btrfs", "dir"])
+def pool(request, root):
+    p = make_pool(root, request.param)
+    try:
+        yield p
+    finally:
+        drop_pool(p)
+
+
+@pytest.fixture
+def btrfs_pool(root):
+    p = make_pool(root, "btrfs")
+    try:
+        yield p
+    finally:
+        drop_pool(p)
+
+
 @pytest.fixture
 def netns():
     """Make network namespaces on demand; all are deleted at the end."""

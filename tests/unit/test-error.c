@@ -72,3 +72,13 @@ TEST(message_falls_back_to_strerror)
 {
 	ASSERT_STREQ(hv_error_message(NULL, -ENOENT), "No such file or directory");
 }
+
+TEST(messages_are_one_line)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+
+	hv_error_set(&e, -EINVAL, "bad name '%s'", "a\nb\tc\x1b");
+	ASSERT_STREQ(e->msg, "bad name 'a?b?c?'");
+	hv_error_prefix(&e, -EINVAL, "ctx '%s'", "x\ny");
+	ASSERT_STREQ(e->msg, "ctx 'x?y': bad name 'a?b?c?'");
+}

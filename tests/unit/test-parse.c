@@ -84,3 +84,20 @@ TEST(booleans)
 	ASSERT_ERR(parse_boolean("maybe", &b), -EINVAL);
 	ASSERT_ERR(parse_boolean("", &b), -EINVAL);
 }
+
+#include "basic/format.h"
+
+TEST(format_bytes_like_zfs)
+{
+	char b[FORMAT_BYTES_MAX];
+
+	ASSERT_STREQ(format_bytes(b, 0), "0B");
+	ASSERT_STREQ(format_bytes(b, 1023), "1023B");
+	ASSERT_STREQ(format_bytes(b, 1024), "1.00K");
+	ASSERT_STREQ(format_bytes(b, 1536), "1.50K");
+	ASSERT_STREQ(format_bytes(b, 15 * 1024 * 1024 + 100), "15.0M");
+	ASSERT_STREQ(format_bytes(b, 150ull << 30), "150G");
+	ASSERT_STREQ(format_bytes(b, 1023ull * 1024 + 1000), "1.00M");
+	ASSERT_STREQ(format_bytes(b, 20ull << 30), "20.0G");
+	ASSERT_STREQ(format_bytes(b, UINT64_MAX), "16.0E");
+}
