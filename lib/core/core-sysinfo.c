@@ -32,6 +32,7 @@
 #include "core/sysinfo.h"
 #include "json/json.h"
 #include "sable-version.h"
+#include "storage/pool.h"
 
 #define SYSFS_CPU "/sys/devices/system/cpu"
 
@@ -575,6 +576,52 @@ collect_nics(json_t *o, const struct hv_config *cfg)
 	return r;
 }
 
+/*
+ * The system pool ("zones", else the first the node config records), once
+ * it is imported, in SmartOS's Zpool fields. A pool that cannot be opened
+ * is left out: sysinfo reports what is, and `pooladm status` explains why.
+ */
+static int
+collect_pool(json_t *o)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_(hv_pool_closep) struct hv_pool *p = NULL;
+	struct hv_pool_status *st = NULL;
+	_cleanup_strv_free_ char **disks = NULL;
+	_cleanup_free_ char *joined = NULL;
+	const char *name;
+	int r;
+
+	if (hv_pool_list_names(&names, NULL) < 0 || !names[0])
+		return 0;
+	name = strv_contains(names, "zones") ? "zones" : names[0];
+	if (hv_pool_open(name, 0, &p, NULL) < 0 || hv_pool_get_status(p, &st, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < st->n_devices; i++)
+		if ((r = strv_push(&disks, st->devices[i].path)) < 0)
+			goto done;
+	joined = disks ? strv_join(disks, ",") : strdup("");
+	if (!joined) {
+		r = -ENOMEM;
+		goto done;
+	}
+	/* SmartOS's profile names: a btrfs raid1 is a mirror, anything unmirrored is striped. */
+	if ((r = set_str(o, "Zpool", name)) < 0 || (r = set_str(o, "Zpool Disks", joined)) < 0 ||
+	    (r = set_str(o, "Zpool Profile",
+	                 startswith(st->profile, "raid1") ? "mirror"
+	                 : streq(st->profile, "raid10")   ? "mirror"
+	                 : streq(st->profile, "raid5")    ? "raidz"
+	                 : streq(st->profile, "raid6")    ? "raidz2"
+	                                                  : "striped")) < 0 ||
+	    (r = set_int(o, "Zpool Size in GiB", (long long)(st->size >> 30))) < 0 ||
+	    (r = set_str(o, "Zpool Backend", hv_pool_backend_to_string(st->backend))) < 0 ||
+	    (r = hv_json_set(o, "Zpool Encrypted", json_false())) < 0)
+		goto done;
+done:
+	hv_pool_status_free(st);
+	return r;
+}
+
 int
 hv_sysinfo_collect(json_t **ret, struct hv_error **reterr)
 {
@@ -591,7 +638,7 @@ hv_sysinfo_collect(json_t **ret, struct hv_error **reterr)
 	if ((r = collect_identity(o, cfg, reterr)) < 0 || (r = collect_cpu(o, reterr)) < 0 ||
 	    (r = collect_memory_and_boot(o, reterr)) < 0 || (r = collect_smbios(o)) < 0 ||
 	    (r = collect_disks(o)) < 0 || (r = collect_boot_params(o)) < 0 ||
-	    (r = collect_nics(o, cfg)) < 0)
+	    (r = collect_nics(o, cfg)) < 0 || (r = collect_pool(o)) < 0)
 		return r == -ENOMEM ? hv_error_set(reterr, r, "out of memory") : r;
 	*ret = json_incref(o);
 	return 0;

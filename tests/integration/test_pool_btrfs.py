@@ -231,3 +231,15 @@ def test_kill_at_every_step(root, backend, op):
             subs = [s for s in subvolumes(pool) if not s.startswith(".sable/")]
             assert sorted(subs) == sorted(n[len("zones/"):] for n in names), (point, subs)
         drop_pool(pool)
+
+
+def test_sysinfo_shows_the_pool(btrfs_pool):
+    info = btrfs_pool.root.json("sysinfo")
+    assert info["Zpool"] == "zones"
+    assert info["Zpool Profile"] == "striped"
+    assert info["Zpool Backend"] == "btrfs"
+    assert info["Zpool Size in GiB"] == 1
+    assert info["Zpool Disks"].startswith("/dev/loop")
+    btrfs_pool.adm("export", "zones")
+    assert "Zpool" not in btrfs_pool.root.json("sysinfo")
+    btrfs_pool.adm("import", "zones")
