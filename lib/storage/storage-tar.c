@@ -5,7 +5,7 @@
  *
  * Writing walks the tree by directory fd (openat, fstatat, O_NOFOLLOW) and
  * asks libarchive only for each file's metadata: xattrs, ACLs, file flags
- * and the sparse map come from archive_read_disk_entry_from_file(), given
+ * and the sparse map come from sym_archive_read_disk_entry_from_file(), given
  * the open fd and, where it needs a path, a /proc/self/fd one (so /proc
  * must be mounted). libarchive's own tree walk is not used: it fchdir()s
  * the whole process while it reads, which a library must not do, and
@@ -32,8 +32,6 @@
  * decompressors only, never an external program.
  */
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +49,7 @@
 #include "basic/macro.h"
 #include "basic/path.h"
 #include "basic/strv.h"
+#include "storage/storage-archive.h"
 #include "storage/storage-internal.h"
 
 #define DATA_CHUNK (128u * 1024)
@@ -61,21 +60,21 @@ static void
 writer_freep(struct archive **a)
 {
 	if (*a)
-		(void)archive_write_free(*a);
+		(void)sym_archive_write_free(*a);
 }
 
 static void
 reader_freep(struct archive **a)
 {
 	if (*a)
-		(void)archive_read_free(*a);
+		(void)sym_archive_read_free(*a);
 }
 
 static void
 entry_freep(struct archive_entry **e)
 {
 	if (*e)
-		archive_entry_free(*e);
+		sym_archive_entry_free(*e);
 }
 
 static void
@@ -90,7 +89,7 @@ namelist_free(struct dirent **l, int n)
 static int
 archive_code(struct archive *a)
 {
-	int e = archive_errno(a);
+	int e = sym_archive_errno(a);
 
 	if (e == EILSEQ) /* libarchive's ARCHIVE_ERRNO_FILE_FORMAT on Linux */
 		return -EBADMSG;
@@ -100,7 +99,7 @@ archive_code(struct archive *a)
 static const char *
 archive_message(struct archive *a)
 {
-	return archive_error_string(a) ?: "unknown error";
+	return sym_archive_error_string(a) ?: "unknown error";
 }
 
 /* A name for a message: control characters (a newline in a file name) become '?'. */
@@ -158,11 +157,11 @@ walk_done(struct walk *w)
 {
 	w->sink.abandoned = true; /* after a successful close, there is nothing left to write */
 	if (w->out)
-		(void)archive_write_free(w->out);
+		(void)sym_archive_write_free(w->out);
 	if (w->rd)
-		(void)archive_read_free(w->rd);
+		(void)sym_archive_read_free(w->rd);
 	if (w->links)
-		archive_entry_linkresolver_free(w->links);
+		sym_archive_entry_linkresolver_free(w->links);
 	free(w->buf);
 	free(w->zeros);
 	strv_free(w->skip);
@@ -175,12 +174,12 @@ sink_write(struct archive *a, void *userdata, const void *buf, size_t size)
 	int r;
 
 	if (s->abandoned) {
-		archive_set_error(a, ECANCELED, "the stream was abandoned");
+		sym_archive_set_error(a, ECANCELED, "the stream was abandoned");
 		return -1;
 	}
 	r = loop_write(s->fd, buf, size);
 	if (r < 0) {
-		archive_set_error(a, -r, "%s", strerror(-r));
+		sym_archive_set_error(a, -r, "%s", strerror(-r));
 		return -1;
 	}
 	return (la_ssize_t)size;
@@ -254,7 +253,8 @@ write_data(struct walk *w, int fd, const char *rel, uint64_t size)
 			hole = (off_t)size;
 
 		for (; pos < (uint64_t)data; pos += MIN(DATA_CHUNK, data - pos))
-			if (archive_write_data(w->out, w->zeros, MIN(DATA_CHUNK, data - pos)) < 0)
+			if (sym_archive_write_data(w->out, w->zeros, MIN(DATA_CHUNK, data - pos)) <
+			    0)
 				return walk_fail_archive(w, w->out, rel);
 		while (pos < (uint64_t)hole) {
 			ssize_t n = pread(fd, w->buf, MIN(DATA_CHUNK, hole - pos), (off_t)pos);
@@ -263,7 +263,7 @@ write_data(struct walk *w, int fd, const char *rel, uint64_t size)
 				return walk_fail(w, -errno, rel, "cannot read: %m");
 			if (n == 0)
 				return 0; /* shrank while we read: the writer pads the entry */
-			if (archive_write_data(w->out, w->buf, (size_t)n) < 0)
+			if (sym_archive_write_data(w->out, w->buf, (size_t)n) < 0)
 				return walk_fail_archive(w, w->out, rel);
 			pos += (uint64_t)n;
 		}
@@ -297,7 +297,7 @@ xattrs_free(struct xattr *x, size_t n)
 static int
 sort_xattrs(struct archive_entry *e)
 {
-	int n = archive_entry_xattr_reset(e);
+	int n = sym_archive_entry_xattr_reset(e);
 	struct xattr *x;
 	const char *name;
 	const void *value;
@@ -308,7 +308,7 @@ sort_xattrs(struct archive_entry *e)
 	x = calloc((size_t)n, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	for (; i < (size_t)n && archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK;
+	for (; i < (size_t)n && sym_archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK;
 	     i++) {
 		x[i].name = strdup(name);
 		x[i].value = malloc(size ?: 1);
@@ -320,9 +320,9 @@ sort_xattrs(struct archive_entry *e)
 		memcpy(x[i].value, value, size);
 	}
 	qsort(x, i, sizeof(*x), xattr_cmp);
-	archive_entry_xattr_clear(e);
+	sym_archive_entry_xattr_clear(e);
 	for (size_t j = 0; j < i; j++)
-		archive_entry_xattr_add_entry(e, x[j].name, x[j].value, x[j].size);
+		sym_archive_entry_xattr_add_entry(e, x[j].name, x[j].value, x[j].size);
 	xattrs_free(x, i);
 	return 0;
 }
@@ -335,7 +335,7 @@ static int
 write_entry(struct walk *w, int dfd, const char *name, const char *rel, int fd,
             const struct stat *st)
 {
-	_cleanup_(entry_freep) struct archive_entry *e = archive_entry_new();
+	_cleanup_(entry_freep) struct archive_entry *e = sym_archive_entry_new();
 	_cleanup_(entry_freep) struct archive_entry *spare = NULL;
 	_cleanup_free_ char *arcname = NULL, *source = NULL;
 	int r;
@@ -346,41 +346,41 @@ write_entry(struct walk *w, int dfd, const char *name, const char *rel, int fd,
 	    (fd >= 0 ? asprintf(&source, "/proc/self/fd/%d", fd)
 	             : asprintf(&source, "/proc/self/fd/%d/%s", dfd, name)) < 0)
 		return -ENOMEM;
-	archive_entry_copy_pathname(e, arcname);
-	archive_entry_copy_sourcepath(e, source);
-	r = archive_read_disk_entry_from_file(w->rd, e, fd, st);
+	sym_archive_entry_copy_pathname(e, arcname);
+	sym_archive_entry_copy_sourcepath(e, source);
+	r = sym_archive_read_disk_entry_from_file(w->rd, e, fd, st);
 	if (r != ARCHIVE_OK)
 		return walk_fail_archive(w, w->rd, rel);
-	archive_entry_copy_sourcepath(e, NULL);
+	sym_archive_entry_copy_sourcepath(e, NULL);
 	/* Only mtime is kept (see walk_setup). */
-	archive_entry_unset_atime(e);
-	archive_entry_unset_ctime(e);
-	archive_entry_unset_birthtime(e);
+	sym_archive_entry_unset_atime(e);
+	sym_archive_entry_unset_ctime(e);
+	sym_archive_entry_unset_birthtime(e);
 	if (sort_xattrs(e) < 0)
 		return -ENOMEM;
 
 	if (!S_ISDIR(st->st_mode)) {
 		struct archive_entry *orig = e;
 
-		archive_entry_linkify(w->links, &e, &spare);
+		sym_archive_entry_linkify(w->links, &e, &spare);
 		if (e != orig) /* the tar strategy hands back what it was given */
 			return walk_fail(w, -EIO, rel, "unexpected hard link resolution");
-		if (archive_entry_hardlink(e))
-			archive_entry_set_size(e, 0);
+		if (sym_archive_entry_hardlink(e))
+			sym_archive_entry_set_size(e, 0);
 	}
 	/*
 	 * ARCHIVE_WARN: a name not valid in the locale's charset (UTF-8 for
 	 * pax) is stored as it is, marked hdrcharset=BINARY; that is right.
 	 */
-	r = archive_write_header(w->out, e);
+	r = sym_archive_write_header(w->out, e);
 	if (r < ARCHIVE_WARN)
 		return walk_fail_archive(w, w->out, rel);
-	if (S_ISREG(st->st_mode) && archive_entry_size(e) > 0) {
-		r = write_data(w, fd, rel, (uint64_t)archive_entry_size(e));
+	if (S_ISREG(st->st_mode) && sym_archive_entry_size(e) > 0) {
+		r = write_data(w, fd, rel, (uint64_t)sym_archive_entry_size(e));
 		if (r < 0)
 			return r;
 	}
-	if (archive_write_finish_entry(w->out) != ARCHIVE_OK)
+	if (sym_archive_write_finish_entry(w->out) != ARCHIVE_OK)
 		return walk_fail_archive(w, w->out, rel);
 	return 0;
 }
@@ -497,14 +497,14 @@ skip_normalize(char *const *skip, char ***ret, struct hv_error **reterr)
 static int
 walk_setup(struct walk *w, int fd)
 {
-	w->out = archive_write_new();
-	w->rd = archive_read_disk_new();
-	w->links = archive_entry_linkresolver_new();
+	w->out = sym_archive_write_new();
+	w->rd = sym_archive_read_disk_new();
+	w->links = sym_archive_entry_linkresolver_new();
 	w->buf = malloc(DATA_CHUNK);
 	w->zeros = calloc(1, DATA_CHUNK);
 	if (!w->out || !w->rd || !w->links || !w->buf || !w->zeros)
 		return -ENOMEM;
-	archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	sym_archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
 	/*
 	 * Full pax, not "restricted": restricted pax drops the fraction of a
 	 * second from mtime unless something else needs an extended header.
@@ -512,14 +512,14 @@ walk_setup(struct walk *w, int fd)
 	 * entry an extended header exactly where restricted pax would, or
 	 * where its mtime has a fraction.
 	 */
-	if (archive_read_disk_set_symlink_physical(w->rd) != ARCHIVE_OK ||
-	    archive_write_set_format_pax(w->out) != ARCHIVE_OK)
+	if (sym_archive_read_disk_set_symlink_physical(w->rd) != ARCHIVE_OK ||
+	    sym_archive_write_set_format_pax(w->out) != ARCHIVE_OK)
 		return hv_error_set(w->reterr, archive_code(w->out),
 		                    "cannot set up the tar writer: %s", archive_message(w->out));
 	w->sink.fd = fd;
 	/* No padding of the last block: a pipe needs none. */
-	if (archive_write_set_bytes_in_last_block(w->out, 1) != ARCHIVE_OK ||
-	    archive_write_open2(w->out, &w->sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
+	if (sym_archive_write_set_bytes_in_last_block(w->out, 1) != ARCHIVE_OK ||
+	    sym_archive_write_open2(w->out, &w->sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
 		return hv_error_set(w->reterr, archive_code(w->out),
 		                    "cannot write the tar stream: %s", archive_message(w->out));
 	return 0;
@@ -533,6 +533,9 @@ hv_tar_write(const char *dir, char *const *skip, int fd, struct hv_error **reter
 	struct stat st;
 	int r;
 
+	r = hv_archive_load(reterr);
+	if (r < 0)
+		return r;
 	r = skip_normalize(skip, &w.skip, reterr);
 	if (r < 0)
 		return r;
@@ -551,7 +554,7 @@ hv_tar_write(const char *dir, char *const *skip, int fd, struct hv_error **reter
 	r = walk_dir(&w, root, "", 0);
 	if (r < 0)
 		return r;
-	if (archive_write_close(w.out) != ARCHIVE_OK)
+	if (sym_archive_write_close(w.out) != ARCHIVE_OK)
 		return hv_error_set(reterr, archive_code(w.out), "cannot write the tar stream: %s",
 		                    archive_message(w.out));
 	return 0;
@@ -637,14 +640,14 @@ static int
 place_entry(int rootfd, const char *root, struct archive_entry *e, struct hv_error **reterr)
 {
 	_cleanup_free_ char *full = NULL, *target = NULL;
-	const char *name = archive_entry_pathname(e), *link = archive_entry_hardlink(e);
-	const char *sym = archive_entry_symlink(e);
+	const char *name = sym_archive_entry_pathname(e), *link = sym_archive_entry_hardlink(e);
+	const char *sym = sym_archive_entry_symlink(e);
 	int r;
 
 	r = name_below(root, name, name, "the name", &full, reterr);
 	if (r < 0)
 		return r;
-	if (streq(full, root) && (archive_entry_filetype(e) != AE_IFDIR || link))
+	if (streq(full, root) && (sym_archive_entry_filetype(e) != AE_IFDIR || link))
 		return entry_fail(reterr, -EINVAL, name,
 		                  "names the target itself, which must stay a directory");
 	if (sym && strlen(sym) >= PATH_MAX)
@@ -657,9 +660,9 @@ place_entry(int rootfd, const char *root, struct archive_entry *e, struct hv_err
 		r = check_link_target(rootfd, root, target, name, reterr);
 		if (r < 0)
 			return r;
-		archive_entry_copy_hardlink(e, target);
+		sym_archive_entry_copy_hardlink(e, target);
 	}
-	archive_entry_copy_pathname(e, full);
+	sym_archive_entry_copy_pathname(e, full);
 	return 0;
 }
 
@@ -670,14 +673,14 @@ copy_data(struct archive *in, struct archive *out, const char *name, struct hv_e
 		const void *buf;
 		size_t size;
 		la_int64_t offset;
-		int r = archive_read_data_block(in, &buf, &size, &offset);
+		int r = sym_archive_read_data_block(in, &buf, &size, &offset);
 
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r != ARCHIVE_OK)
 			return entry_fail(reterr, archive_code(in), name, "%s",
 			                  archive_message(in));
-		if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK)
+		if (sym_archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK)
 			return entry_fail(reterr, archive_code(out), name, "%s",
 			                  archive_message(out));
 	}
@@ -687,18 +690,18 @@ static int
 extract_setup(struct archive *in, struct archive *out, int fd, struct hv_error **reterr)
 {
 	/* Built-in decompressors only: none of those that run an external program. */
-	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK ||
-	    archive_read_support_filter_bzip2(in) != ARCHIVE_OK ||
-	    archive_read_support_filter_xz(in) != ARCHIVE_OK ||
-	    archive_read_support_filter_lzma(in) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
-	    archive_read_support_filter_lz4(in) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(in) != ARCHIVE_OK ||
-	    archive_write_disk_set_options(out, EXTRACT_FLAGS) != ARCHIVE_OK)
+	if (sym_archive_read_support_filter_gzip(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_bzip2(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_xz(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_lzma(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_lz4(in) != ARCHIVE_OK ||
+	    sym_archive_read_support_format_tar(in) != ARCHIVE_OK ||
+	    sym_archive_write_disk_set_options(out, EXTRACT_FLAGS) != ARCHIVE_OK)
 		return hv_error_set(reterr, -EIO, "cannot set up the tar reader: %s",
 		                    archive_message(in));
 	/* Opening reads the start of the stream, to tell its format. */
-	if (archive_read_open_fd(in, fd, READ_BLOCK) != ARCHIVE_OK)
+	if (sym_archive_read_open_fd(in, fd, READ_BLOCK) != ARCHIVE_OK)
 		return hv_error_set(reterr, archive_code(in), "not a tar stream: %s",
 		                    archive_message(in));
 	return 0;
@@ -717,18 +720,20 @@ static void
 remember_root_times(struct extract *x, struct archive_entry *e)
 {
 	x->root_times = true;
-	x->times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-	x->times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-	if (!archive_entry_atime_is_set(e))
+	x->times[0] =
+	        (struct timespec){sym_archive_entry_atime(e), sym_archive_entry_atime_nsec(e)};
+	x->times[1] =
+	        (struct timespec){sym_archive_entry_mtime(e), sym_archive_entry_mtime_nsec(e)};
+	if (!sym_archive_entry_atime_is_set(e))
 		x->times[0].tv_nsec = UTIME_OMIT;
-	if (!archive_entry_mtime_is_set(e))
+	if (!sym_archive_entry_mtime_is_set(e))
 		x->times[1].tv_nsec = UTIME_OMIT;
 }
 
 static int
 extract_entry(struct extract *x, struct archive_entry *e, struct hv_error **reterr)
 {
-	_cleanup_free_ char *name = strdup(archive_entry_pathname(e) ?: "");
+	_cleanup_free_ char *name = strdup(sym_archive_entry_pathname(e) ?: "");
 	struct archive *in = x->in, *out = x->out;
 	int r;
 
@@ -737,27 +742,27 @@ extract_entry(struct extract *x, struct archive_entry *e, struct hv_error **rete
 	r = place_entry(x->rootfd, x->root, e, reterr);
 	if (r < 0)
 		return r;
-	if (streq(archive_entry_pathname(e), x->root))
+	if (streq(sym_archive_entry_pathname(e), x->root))
 		remember_root_times(x, e);
-	if (archive_write_header(out, e) != ARCHIVE_OK)
+	if (sym_archive_write_header(out, e) != ARCHIVE_OK)
 		return entry_fail(reterr, archive_code(out), name, "%s", archive_message(out));
 	/* Read every entry to its end, so the position is known at the end of the stream. */
-	if (archive_entry_filetype(e) == AE_IFREG)
+	if (sym_archive_entry_filetype(e) == AE_IFREG)
 		r = copy_data(in, out, name, reterr);
-	else if (archive_read_data_skip(in) != ARCHIVE_OK)
+	else if (sym_archive_read_data_skip(in) != ARCHIVE_OK)
 		r = entry_fail(reterr, archive_code(in), name, "%s", archive_message(in));
 	if (r < 0)
 		return r;
-	if (archive_write_finish_entry(out) != ARCHIVE_OK)
+	if (sym_archive_write_finish_entry(out) != ARCHIVE_OK)
 		return entry_fail(reterr, archive_code(out), name, "%s", archive_message(out));
 	return 0;
 }
 
-int
-hv_tar_extract(int fd, const char *dir, struct hv_error **reterr)
+static int
+tar_extract(int fd, const char *dir, struct hv_error **reterr)
 {
-	_cleanup_(reader_freep) struct archive *in = archive_read_new();
-	_cleanup_(writer_freep) struct archive *out = archive_write_disk_new();
+	_cleanup_(reader_freep) struct archive *in = sym_archive_read_new();
+	_cleanup_(writer_freep) struct archive *out = sym_archive_write_disk_new();
 	_cleanup_free_ char *root = NULL, *last = NULL;
 	_cleanup_close_ int rootfd = -EBADF;
 	struct extract x;
@@ -779,14 +784,14 @@ hv_tar_extract(int fd, const char *dir, struct hv_error **reterr)
 	x = (struct extract){.in = in, .out = out, .rootfd = rootfd, .root = root};
 
 	for (;;) {
-		la_int64_t pos = archive_filter_bytes(in, 0);
+		la_int64_t pos = sym_archive_filter_bytes(in, 0);
 
-		r = archive_read_next_header(in, &e);
+		r = sym_archive_read_next_header(in, &e);
 		/*
 		 * libarchive takes a stream that stops between two entries for a
 		 * whole archive; the end-of-archive blocks tell the two apart.
 		 */
-		if (r == ARCHIVE_EOF && last && archive_filter_bytes(in, 0) == pos)
+		if (r == ARCHIVE_EOF && last && sym_archive_filter_bytes(in, 0) == pos)
 			return entry_fail(reterr, -EBADMSG, last,
 			                  "the stream ends after it without the end-of-archive "
 			                  "blocks (truncated)");
@@ -801,7 +806,7 @@ hv_tar_extract(int fd, const char *dir, struct hv_error **reterr)
 			                    archive_message(in));
 		}
 		free(last);
-		last = strdup(archive_entry_pathname(e) ?: "");
+		last = strdup(sym_archive_entry_pathname(e) ?: "");
 		if (!last)
 			return -ENOMEM;
 		r = extract_entry(&x, e, reterr);
@@ -809,11 +814,19 @@ hv_tar_extract(int fd, const char *dir, struct hv_error **reterr)
 			return r;
 	}
 	/* Directory modes and times are set last, here; the target's own after that. */
-	if (archive_write_close(out) != ARCHIVE_OK)
+	if (sym_archive_write_close(out) != ARCHIVE_OK)
 		return hv_error_set(reterr, archive_code(out),
 		                    "cannot finish extracting into '%s': %s", dir,
 		                    archive_message(out));
 	if (x.root_times && futimens(rootfd, x.times) < 0)
 		return hv_error_set(reterr, -errno, "cannot set the times of '%s': %m", dir);
 	return 0;
+}
+
+int
+hv_tar_extract(int fd, const char *dir, struct hv_error **reterr)
+{
+	int r = hv_archive_load(reterr);
+
+	return r < 0 ? r : tar_extract(fd, dir, reterr);
 }
