@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +120,8 @@ fsync_parent_dir(const char *path)
 	return RET_NERRNO(fsync(fd));
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+static int
+write_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync_dir)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -143,7 +144,19 @@ write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
 		(void)unlink(tmp);
 		return r;
 	}
-	return fsync_parent_dir(path);
+	return sync_dir ? fsync_parent_dir(path) : 0;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+{
+	return write_atomic(path, data, size, mode, true);
+}
+
+int
+write_file_atomic_nodirsync(const char *path, const void *data, size_t size, mode_t mode)
+{
+	return write_atomic(path, data, size, mode, false);
 }
 
 int

@@ -23,6 +23,13 @@ int read_one_line_file(const char *path, char **ret);
  */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/*
+ * The same without the final fsync of the directory: the new content is on
+ * disk and the rename is atomic, but a power loss may undo the rename until
+ * the filesystem's next commit. For writes that a committing step follows.
+ */
+int write_file_atomic_nodirsync(const char *path, const void *data, size_t size, mode_t mode);
+
 /* Write all of buf to fd, retrying on short writes and EINTR. */
 int loop_write(int fd, const void *buf, size_t size);
 

@@ -1206,6 +1206,34 @@ btrfs_group_destroy(struct hv_pool *p, uint64_t group, struct hv_error **reterr)
 }
 
 static int
+btrfs_group_assign(struct hv_pool *p, const char *path, uint64_t group, bool add,
+                   struct hv_error **reterr)
+{
+	_cleanup_close_ int fd = -EBADF;
+	enum btrfs_util_error err;
+	uint64_t subvol;
+	char g[32];
+	int r;
+
+	r = open_pool_quota(p, &fd, reterr);
+	if (r <= 0)
+		return r;
+	err = btrfs_util_subvolume_id(path, &subvol);
+	if (err != BTRFS_UTIL_OK)
+		return util_error(reterr, err, "cannot find the subvolume of '%s'", path);
+	struct btrfs_ioctl_qgroup_assign_args a = {.assign = add, .src = subvol, .dst = group};
+	r = RET_NERRNO(ioctl(fd, BTRFS_IOC_QGROUP_ASSIGN, &a));
+	if (r >= 0 || r == (add ? -EEXIST : -ENOENT)) {
+		/* Full qgroups cannot move charged bytes between groups without a rescan. */
+		quota_rescan_if_inconsistent(fd);
+		return 0;
+	}
+	format_qgroup(group, g);
+	return hv_error_set(reterr, r, "cannot %s '%s' %s quota group %s: %m",
+	                    add ? "add" : "remove", path, add ? "to" : "from", g);
+}
+
+static int
 btrfs_group_limit(struct hv_pool *p, uint64_t group, uint64_t bytes, struct hv_error **reterr)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -1508,6 +1536,7 @@ const struct hv_pool_ops hv_pool_btrfs_ops = {
         .subvol_set_readonly = btrfs_subvol_set_readonly,
         .group_create = btrfs_group_create,
         .group_destroy = btrfs_group_destroy,
+        .group_assign = btrfs_group_assign,
         .group_limit = btrfs_group_limit,
         .space = btrfs_space,
         .set_compression = btrfs_set_compression,

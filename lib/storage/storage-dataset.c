@@ -200,7 +200,11 @@ hv_tx_begin(struct hv_pool *p, json_t *intent, struct hv_error **reterr)
 		return -ENOMEM;
 	json_object_set_new(intent, "tx", json_integer((json_int_t)hv_db_next(p, "tx")));
 	json_object_set_new(p->db, "pending", intent);
-	return hv_db_save(p, reterr);
+	/*
+	 * Filesystem transactions are ordered: any step that follows is
+	 * persisted after this rename, so the directory need not be synced here.
+	 */
+	return hv_db_save_intent(p, reterr);
 }
 
 int

@@ -24,6 +24,9 @@ int hv_tmp_path(struct hv_pool *p, uint64_t tx, const char *what, char **ret);
 int hv_check_compression(const char *v, struct hv_error **reterr);
 int hv_check_not_busy(const char *path, const char *name, struct hv_error **reterr);
 
+/* Move a subtree between quota groups as a rename plan says (undo: back again). */
+int hv_regroup(struct hv_pool *p, json_t *plan, bool undo, struct hv_error **reterr);
+
 /* Transactions (see storage-pool.c). */
 int hv_tx_begin(struct hv_pool *p, json_t *intent, struct hv_error **reterr);
 int hv_tx_commit(struct hv_pool *p, struct hv_error **reterr);

@@ -241,17 +241,30 @@ hv_db_load(struct hv_pool *p, struct hv_error **reterr)
 	return 0;
 }
 
-int
-hv_db_save(struct hv_pool *p, struct hv_error **reterr)
+static int
+save(struct hv_pool *p, bool sync_dir, struct hv_error **reterr)
 {
 	_cleanup_free_ char *s = hv_json_dumps_compact(p->db);
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	r = write_file_atomic(p->db_path, s, strlen(s), 0600);
+	r = sync_dir ? write_file_atomic(p->db_path, s, strlen(s), 0600)
+	             : write_file_atomic_nodirsync(p->db_path, s, strlen(s), 0600);
 	if (r < 0)
 		return hv_error_set(reterr, r, "cannot write the pool database '%s': %m",
 		                    p->db_path);
 	return 0;
+}
+
+int
+hv_db_save(struct hv_pool *p, struct hv_error **reterr)
+{
+	return save(p, true, reterr);
+}
+
+int
+hv_db_save_intent(struct hv_pool *p, struct hv_error **reterr)
+{
+	return save(p, false, reterr);
 }

@@ -31,6 +31,13 @@
 int hv_db_init(struct hv_pool *p, struct hv_error **reterr);
 int hv_db_load(struct hv_pool *p, struct hv_error **reterr);
 int hv_db_save(struct hv_pool *p, struct hv_error **reterr);
+/*
+ * Save an intent that a filesystem step will follow: the directory is not
+ * synced, because that step (a btrfs subvolume operation commits the
+ * transaction) makes the rename durable; the commit write that ends the
+ * operation syncs everything.
+ */
+int hv_db_save_intent(struct hv_pool *p, struct hv_error **reterr);
 
 /* Borrowed references into p->db; NULL when absent. */
 json_t *hv_db_datasets(struct hv_pool *p);

@@ -521,6 +521,14 @@ dir_receive(struct hv_pool *p, const char *format, int fd, const char *dir, char
 	return 0;
 }
 
+/* Plain directories have no accounting: membership is nothing to change. */
+static int
+dir_group_assign(struct hv_pool *p, const char *path, uint64_t group, bool add,
+                 struct hv_error **reterr)
+{
+	return 0;
+}
+
 const struct hv_pool_ops hv_pool_dir_ops = {
         .name = "dir",
         .pool_create = dir_pool_create,
@@ -535,6 +543,7 @@ const struct hv_pool_ops hv_pool_dir_ops = {
         .subvol_set_readonly = dir_subvol_set_readonly,
         .group_create = dir_group_create,
         .group_destroy = dir_group_destroy,
+        .group_assign = dir_group_assign,
         .group_limit = dir_group_limit,
         .space = dir_space,
         .set_compression = dir_set_compression,

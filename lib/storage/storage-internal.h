@@ -91,8 +91,13 @@ struct hv_pool_ops {
 	/* Level-1 quota groups (no-ops where there is no accounting, except limits). */
 	int (*group_create)(struct hv_pool *p, uint64_t group, struct hv_error **reterr);
 	int (*group_destroy)(struct hv_pool *p, uint64_t group, struct hv_error **reterr);
-	/* Limit the bytes charged to group (0: no limit). -EOPNOTSUPP where it cannot be enforced.
+	/*
+	 * Add (or remove) the subvolume at path to (from) group; idempotent.
+	 * Used when a dataset moves under a new parent.
 	 */
+	int (*group_assign)(struct hv_pool *p, const char *path, uint64_t group, bool add,
+	                    struct hv_error **reterr);
+	/* Limit the bytes charged to group (0: none). -EOPNOTSUPP where it cannot be enforced. */
 	int (*group_limit)(struct hv_pool *p, uint64_t group, uint64_t bytes,
 	                   struct hv_error **reterr);
 

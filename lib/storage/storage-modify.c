@@ -197,6 +197,111 @@ hv_pool_destroy(struct hv_pool *p, const char *name, unsigned flags, struct hv_e
 	return hv_pool_recover(p, reterr);
 }
 
+/* g is in the JSON array of group numbers l. */
+static bool
+has_group(json_t *l, uint64_t g)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach (l, i, e)
+		if ((uint64_t)json_integer_value(e) == g)
+			return true;
+	return false;
+}
+
+static json_t *
+group_array(const uint64_t *g, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)(g[i] & ~HV_QGROUP_LEVEL1)));
+	return a;
+}
+
+/*
+ * Moving a dataset under a new parent moves its subtree's space from the
+ * old ancestors' quota groups to the new ones': every subvolume of the
+ * subtree (datasets and their snapshots) leaves the groups only the old
+ * ancestors have and joins those only the new ones have.
+ *   {"members": [paths], "add": [groups], "remove": [groups]}
+ */
+static int
+regroup_plan(struct hv_pool *p, const char *from, const char *tparent, json_t **ret)
+{
+	_cleanup_free_ uint64_t *og = NULL, *ng = NULL;
+	_cleanup_free_ const char **names = NULL;
+	json_auto_t *old = NULL, *new = NULL, *plan = NULL;
+	json_t *members, *add, *rm, *e;
+	size_t no, nn, n, i;
+	int r;
+
+	if ((r = hv_ds_groups(p, from, false, &og, &no)) < 0 ||
+	    (r = hv_ds_groups(p, tparent, true, &ng, &nn)) < 0 ||
+	    (r = hv_db_sorted_names(p, &names, &n)) < 0)
+		return r;
+	old = group_array(og, no);
+	new = group_array(ng, nn);
+	plan = json_pack("{s:[], s:[], s:[]}", "members", "add", "remove");
+	if (!old || !new || !plan)
+		return -ENOMEM;
+	members = json_object_get(plan, "members");
+	add = json_object_get(plan, "add");
+	rm = json_object_get(plan, "remove");
+	json_array_foreach (new, i, e)
+		if (!has_group(old, (uint64_t)json_integer_value(e)))
+			json_array_append(add, e);
+	json_array_foreach (old, i, e)
+		if (!has_group(new, (uint64_t)json_integer_value(e)))
+			json_array_append(rm, e);
+
+	for (i = 0; i < n; i++) {
+		json_t *rec = hv_db_dataset(p, names[i]), *srec;
+		_cleanup_free_ char *path = NULL;
+		const char *k;
+
+		if (!streq(names[i], from) && !hv_name_is_descendant(names[i], from))
+			continue;
+		if ((r = hv_ds_path(p, names[i], &path)) < 0)
+			return r;
+		json_array_append_new(members, json_string(path));
+		json_object_foreach (json_object_get(rec, "snapshots"), k, srec) {
+			_cleanup_free_ char *sp = NULL;
+			if ((r = hv_snap_path(p, srec, &sp)) < 0)
+				return r;
+			json_array_append_new(members, json_string(sp));
+		}
+	}
+	*ret = TAKE_PTR(plan);
+	return 0;
+}
+
+int
+hv_regroup(struct hv_pool *p, json_t *plan, bool undo, struct hv_error **reterr)
+{
+	json_t *add = json_object_get(plan, undo ? "remove" : "add");
+	json_t *rm = json_object_get(plan, undo ? "add" : "remove"), *m, *g;
+	size_t i, j;
+	int r;
+
+	json_array_foreach (json_object_get(plan, "members"), i, m) {
+		json_array_foreach (add, j, g)
+			if ((r = p->ops->group_assign(p, json_string_value(m),
+			                              HV_QGROUP_LEVEL1 |
+			                                      (uint64_t)json_integer_value(g),
+			                              true, reterr)) < 0)
+				return r;
+		json_array_foreach (rm, j, g)
+			if ((r = p->ops->group_assign(p, json_string_value(m),
+			                              HV_QGROUP_LEVEL1 |
+			                                      (uint64_t)json_integer_value(g),
+			                              false, reterr)) < 0)
+				return r;
+	}
+	return 0;
+}
+
 int
 hv_pool_rename(struct hv_pool *p, const char *from, const char *to, struct hv_error **reterr)
 {
@@ -245,11 +350,6 @@ hv_pool_rename(struct hv_pool *p, const char *from, const char *to, struct hv_er
 		return hv_error_set(reterr, -ENOTDIR, "cannot rename to '%s': '%s' is a volume", to,
 		                    tparent);
 	(void)hv_name_parent(from, &fparent);
-	if (!streq(fparent, tparent) && p->spec.quota_mode != HV_QUOTA_NONE)
-		return hv_error_set(reterr, -EOPNOTSUPP,
-		                    "cannot move '%s' under '%s': its space is accounted to its "
-		                    "present parents (rename within '%s' only)",
-		                    from, tparent, fparent);
 	if ((r = hv_ds_path(p, from, &fpath)) < 0 || (r = hv_ds_path(p, to, &tpath)) < 0)
 		return r;
 	if ((r = hv_check_not_busy(fpath, from, reterr)) < 0)
@@ -258,11 +358,18 @@ hv_pool_rename(struct hv_pool *p, const char *from, const char *to, struct hv_er
 		return hv_error_set(reterr, -EEXIST, "cannot rename to '%s': '%s' exists", to,
 		                    tpath);
 
-	r = hv_tx_begin(p, json_pack("{s:s, s:s, s:s}", "op", "rename", "from", fpath, "to", tpath),
+	json_auto_t *regroup = NULL;
+	if (!streq(fparent, tparent) && (r = regroup_plan(p, from, tparent, &regroup)) < 0)
+		return r;
+	r = hv_tx_begin(p,
+	                json_pack("{s:s, s:s, s:s, s:O*}", "op", "rename", "from", fpath, "to",
+	                          tpath, "regroup", regroup),
 	                reterr);
 	if (r < 0)
 		return r;
-	if ((r = fault_point("rename:begin")) < 0)
+	if ((r = fault_point("rename:begin")) < 0 ||
+	    (r = hv_regroup(p, regroup, false, reterr)) < 0 ||
+	    (r = fault_point("rename:regrouped")) < 0)
 		return hv_tx_abort(p, r);
 	if (rename(fpath, tpath) < 0)
 		return hv_tx_abort(p, hv_error_set(reterr, -errno, "cannot rename '%s' to '%s': %m",

@@ -5,7 +5,7 @@
  *
  *   create   {path, group?}               not committed: delete path and group
  *   destroy  {paths, groups}              committed: delete what is left
- *   rename   {from, to}                   not committed: move it back
+ *   rename   {from, to, regroup?}         not committed: move it back (and its quota groups)
  *   rollback {path, new, old, children}   not committed: put the old one back
  *   limit    {group, bytes}               re-apply the quota limit, then commit
  *   receive  {dir, snapdir, path?, group?} not committed: delete what arrived
@@ -212,6 +212,8 @@ hv_pool_recover(struct hv_pool *p, struct hv_error **reterr)
 		const char *from = hv_rec_str(in, "from"), *to = hv_rec_str(in, "to");
 		if (from && to && !exists(from) && exists(to))
 			r = move(to, from, reterr);
+		if (r >= 0 && json_object_get(in, "regroup"))
+			r = hv_regroup(p, json_object_get(in, "regroup"), true, reterr);
 	} else if (streq(op, "rollback"))
 		r = undo_rollback(p, in, reterr);
 	else if (streq(op, "limit"))

@@ -57,6 +57,28 @@ def test_child_and_clone_cannot_escape_parent_quota(btrfs_pool):
     assert avail < 20 << 20
 
 
+def used(pool, name):
+    subprocess.run(["btrfs", "filesystem", "sync", pool.mnt], check=True)
+    return int(pool.adm("get", "-H", "-p", "-o", "value", "used", name).stdout)
+
+
+def test_moving_a_dataset_moves_its_charge(btrfs_pool):
+    pool = btrfs_pool
+    pool.adm("create", "-o", "quota=40M", "zones/a")
+    pool.adm("create", "-o", "quota=40M", "zones/b")
+    pool.adm("create", "zones/a/x")
+    dd(pool.path("zones/a/x/data"), 25)
+    pool.adm("snapshot", "zones/a/x@s")
+    assert used(pool, "zones/a") > 24 << 20
+    pool.adm("rename", "zones/a/x", "zones/b/x")
+    assert used(pool, "zones/a") < 1 << 20
+    assert used(pool, "zones/b") > 24 << 20
+    # zones/a has its room back; zones/b is held to its quota with x inside.
+    dd(pool.path("zones/a/new"), 30)
+    r = dd(pool.path("zones/b/x/more"), 30, check=False)
+    assert "Disk quota exceeded" in r.stderr
+
+
 def test_compression(btrfs_pool):
     pool = btrfs_pool
     pool.adm("create", "-o", "compression=zstd", "zones/c")
@@ -178,10 +200,13 @@ SCENARIOS = {
                   "rollback:swapped", "rollback:commit"]),
     "destroy": (["destroy", "-r", "zones/base/kid"], ["destroy:commit"]),
     "rename": (["rename", "zones/base/kid", "zones/base/kid2"], ["rename:begin", "rename:moved"]),
+    "move": (["rename", "zones/base/kid", "zones/other/kid"],
+             ["rename:begin", "rename:regrouped", "rename:moved"]),
 }
 
 
 def setup_crash_pool(pool):
+    pool.adm("create", "zones/other")
     pool.adm("create", "zones/base")
     pool.adm("create", "zones/base/kid")
     with open(pool.path("zones/base/file"), "w") as f:
