@@ -66,7 +66,29 @@ def host_state():
     # keeps it, by design: that mount is its own, not a leak.
     with open("/proc/mounts") as f:
         mounts = {l.split()[1] for l in f} - {"/run/netns"}
+    cgroups = set()
+    for top in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        for d in (os.listdir(top) if os.path.isdir(top) else []):
+            p = os.path.join(top, d)
+            if os.path.isdir(p):
+                cgroups |= {os.path.join(p, e) for e in os.listdir(p)
+                            if os.path.isdir(os.path.join(p, e)) and e.startswith("sb")}
+    procs = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            if stat[stat.rindex(")") + 2] == "Z":
+                continue  # exited, waiting for this machine's init to reap it
+            if comm in ("zoneadmd", "zlogin", "zprobe"):
+                procs.add(f"{pid} {comm}")
     return {
+        "cgroups": cgroups,
+        "processes": procs,
         "netns": lines(["ip", "netns", "list"]),
         "links": {l.split(":")[1].strip().split("@")[0]
                   for l in lines(["ip", "-o", "link", "show"])},

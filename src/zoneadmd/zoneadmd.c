@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zoneadmd(8): one supervisor per running zone, as on SmartOS.
+ *
+ * It builds the zone and is the parent of its init; holds the console pty,
+ * logs it to <zonepath>/logs/console.log (rotated at 1 MiB) and lends it to
+ * `zlogin -C`; restarts init when restart_init says so and when the zone
+ * reboots itself; stops the zone on request (gracefully: the stop signal to
+ * init, then SIGKILL to everything after the timeout) and removes the
+ * zone's cgroups when it is down.
+ *
+ * It keeps what it knows in $SABLE_ROOT/var/run/sable/zones/<uuid>.json.
+ * Killing zoneadmd does not kill the zone: a new zoneadmd finds the init
+ * by pid and start time, holds it by pidfd again, and gives the zone a new
+ * console (the old one went with the dead supervisor). One zoneadmd per
+ * zone: <uuid>.lock says who.
+ *
+ * Control: a SOCK_SEQPACKET socket <uuid>.ctl takes one command per
+ * connection ("halt", "shutdown <seconds>", "reboot", "update", "status")
+ * and answers when it is done ("update" re-reads the config and applies
+ * its limits to the running zone). Console: a stream socket <uuid>.console.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/cleanup.h"
+#include "basic/fileio.h"
+#include "basic/lock.h"
+#include "basic/log.h"
+#include "basic/root.h"
+#include "basic/time-util.h"
+#include "zone/zone-cgroup.h"
+#include "zone/zone.h"
+
+#define CONSOLE_LOG_MAX   (1024 * 1024)
+#define MAX_CLIENTS       8
+#define RESTART_WINDOW_US (60 * USEC_PER_SEC)
+#define RESTART_MAX       10
+
+enum stop_kind { STOP_NONE, STOP_HALT, STOP_SHUTDOWN, STOP_REBOOT };
+
+struct daemon {
+	struct hv_zone_config c;
+	struct hv_cgroup *cg;
+	struct hv_zone_runtime rt;
+	int pidfd;      /* the zone's init */
+	bool our_child; /* we started it (else adopted: no exit status) */
+	int console;    /* pty master */
+	int console_log;
+	int ctl_listen, con_listen, sigfd;
+	int waiters[MAX_CLIENTS]; /* control connections waiting for the zone to go down */
+	int viewers[MAX_CLIENTS]; /* console connections */
+	enum stop_kind stopping;
+	uint64_t stop_deadline; /* monotonic µs; 0: none */
+	uint64_t restarts[RESTART_MAX];
+	size_t n_restarts;
+};
+
+static const char *arg_uuid;
+static int arg_notify_fd = -1;
+
+static void
+notify(const char *msg)
+{
+	if (arg_notify_fd < 0)
+		return;
+	(void)!write(arg_notify_fd, msg, strlen(msg));
+	arg_notify_fd = safe_close(arg_notify_fd);
+}
+
+static int
+set_state(struct daemon *d, enum hv_zone_state s)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	int r;
+
+	if (d->rt.state != s)
+		log_info("zone %s: %s", d->c.uuid, hv_zone_state_to_string(s));
+	d->rt.state = s;
+	d->rt.zoneadmd_pid = getpid();
+	r = hv_zone_runtime_save(d->c.uuid, &d->rt, &e);
+	if (r < 0)
+		log_warning_errno(r, "zone %s: %s", d->c.uuid, hv_error_message(e, r));
+	return r;
+}
+
+/* ---- console ---------------------------------------------------------------- */
+
+static void
+console_log_open(struct daemon *d)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+
+	d->console_log = safe_close(d->console_log);
+	if (asprintf(&dir, "%s/logs", d->c.zonepath) < 0 ||
+	    asprintf(&path, "%s/console.log", dir) < 0 || mkdir_p(dir, 0700) < 0)
+		return;
+	d->console_log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+static void
+console_log_write(struct daemon *d, const char *buf, size_t n)
+{
+	struct stat st;
+
+	if (d->console_log < 0)
+		return;
+	if (fstat(d->console_log, &st) == 0 && st.st_size + (off_t)n > CONSOLE_LOG_MAX) {
+		_cleanup_free_ char *cur = NULL, *old = NULL;
+		/* Rotate: one previous log is kept as console.log.0. */
+		if (asprintf(&cur, "%s/logs/console.log", d->c.zonepath) >= 0 &&
+		    asprintf(&old, "%s.0", cur) >= 0 && rename(cur, old) == 0)
+			console_log_open(d);
+	}
+	if (d->console_log >= 0)
+		(void)!write(d->console_log, buf, n);
+}
+
+static void
+console_read(struct daemon *d)
+{
+	char buf[4096];
+	ssize_t n = read(d->console, buf, sizeof(buf));
+
+	if (n <= 0)
+		return; /* EIO while no one has the slave open: nothing to do */
+	console_log_write(d, buf, (size_t)n);
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (d->viewers[i] >= 0 &&
+		    send(d->viewers[i], buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+		    errno != EAGAIN)
+			d->viewers[i] = safe_close(d->viewers[i]);
+}
+
+static void
+console_input(struct daemon *d, size_t i)
+{
+	char buf[4096];
+	ssize_t n = read(d->viewers[i], buf, sizeof(buf));
+
+	if (n <= 0) {
+		d->viewers[i] = safe_close(d->viewers[i]);
+		return;
+	}
+	if (d->console >= 0)
+		(void)loop_write(d->console, buf, (size_t)n);
+}
+
+/* ---- sockets ----------------------------------------------------------------- */
+
+static int
+listen_on(const char *uuid, const char *suffix, int type)
+{
+	_cleanup_free_ char *path = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if ((r = hv_zone_runtime_path(uuid, suffix, &path)) < 0)
+		return r;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	(void)unlink(path); /* ours: we hold the zone's lock */
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
+		return -errno;
+	(void)chmod(path, 0600);
+	return TAKE_FD(fd);
+}
+
+static void
+remove_sockets(const char *uuid)
+{
+	static const char *const suffixes[] = {".ctl", ".console"};
+
+	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+		_cleanup_free_ char *p = NULL;
+		if (hv_zone_runtime_path(uuid, suffixes[i], &p) >= 0)
+			(void)unlink(p);
+	}
+}
+
+static void reply(int fd, const char *fmt, ...) _printf_(2, 3);
+static void
+reply(int fd, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	(void)send(fd, buf, strlen(buf), MSG_NOSIGNAL);
+}
+
+static bool
+add_client(int *list, int fd)
+{
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (list[i] < 0) {
+			list[i] = fd;
+			return true;
+		}
+	return false;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static int
+chown_delegated(struct daemon *d)
+{
+	/* systemd in the zone manages its own subtree: the hierarchies it writes are its. */
+	static const char *const files[] = {"", "/cgroup.procs", "/cgroup.threads",
+	                                    "/cgroup.subtree_control", "/tasks"};
+	const char *dirs[] = {hv_cgroup_path(d->cg, NULL), hv_cgroup_path(d->cg, "systemd")};
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		for (size_t j = 0; dirs[i] && j < ELEMENTSOF(files); j++) {
+			char p[PATH_MAX];
+			snprintf(p, sizeof(p), "%s%s", dirs[i], files[j]);
+			if (chown(p, d->c.uid_base, d->c.uid_base) < 0 && errno != ENOENT)
+				return -errno;
+		}
+	return 0;
+}
+
+static int
+boot(struct daemon *d, struct hv_error **reterr)
+{
+	struct hv_zone_started z;
+	int r;
+
+	if (!d->cg && (r = hv_cgroup_create(d->c.prefix, d->c.uuid, &d->cg, reterr)) < 0)
+		return r;
+	if ((r = hv_cgroup_set_limits(d->cg, &d->c.limits, reterr)) < 0 ||
+	    (r = hv_cgroup_limit_devices(d->cg, reterr)) < 0)
+		return r;
+	if ((r = chown_delegated(d)) < 0)
+		return hv_error_set(reterr, r, "cannot delegate the zone's cgroups: %m");
+	(void)set_state(d, HV_ZONE_READY);
+	r = hv_zone_start(&d->c, d->cg, &z, reterr);
+	if (r < 0)
+		return r;
+	d->pidfd = z.pidfd;
+	d->console = safe_close(d->console);
+	d->console = z.console_fd;
+	d->our_child = true;
+	d->rt.init_pid = z.pid;
+	(void)hv_proc_starttime(z.pid, &d->rt.init_starttime);
+	d->rt.boot_timestamp = (uint64_t)time(NULL);
+	(void)set_state(d, HV_ZONE_RUNNING);
+	return 0;
+}
+
+/* After adoption the console went with the old zoneadmd: give the zone a new one. */
+static int
+new_console(struct daemon *d)
+{
+	_cleanup_close_ int master = -EBADF, slave = -EBADF;
+	int unlock = 0, status;
+	pid_t pid;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return -errno;
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0 || fchown(slave, d->c.uid_base, d->c.uid_base) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char src[64];
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+		if (setns(d->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+		    mount(src, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	d->console = safe_close(d->console);
+	d->console = TAKE_FD(master);
+	return 0;
+}
+
+static int
+adopt(struct daemon *d, struct hv_error **reterr)
+{
+	int r;
+
+	r = hv_cgroup_open(d->c.prefix, d->c.uuid, &d->cg, reterr);
+	if (r < 0)
+		return r;
+	d->our_child = false;
+	if (new_console(d) < 0)
+		log_warning("zone %s: running without a console (cannot attach a new one)",
+		            d->c.uuid);
+	log_info("zone %s: adopted (init is pid %d)", d->c.uuid, (int)d->rt.init_pid);
+	return set_state(d, HV_ZONE_RUNNING);
+}
+
+/* Everything of the zone is gone: its processes, its cgroups, our records. */
+static void
+cleanup_down(struct daemon *d)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	unsigned n = 1;
+
+	/* When init dies the kernel kills its pid namespace; zlogin strays may linger briefly. */
+	for (int i = 0; i < 500 && d->cg; i++) {
+		if (hv_cgroup_count_procs(d->cg, &n, NULL) < 0 || n == 0)
+			break;
+		(void)hv_cgroup_kill_all(d->cg, NULL);
+		usleep(10000);
+	}
+	if (d->cg && hv_cgroup_destroy(d->cg, &e) < 0)
+		log_warning("zone %s: %s", d->c.uuid, hv_error_message(e, -EBUSY));
+	d->cg = hv_cgroup_free(d->cg); /* a reboot makes them anew */
+	d->pidfd = safe_close(d->pidfd);
+	d->console = safe_close(d->console);
+	d->rt.init_pid = 0;
+	(void)set_state(d, HV_ZONE_INSTALLED);
+}
+
+static void
+answer_waiters(struct daemon *d, const char *msg)
+{
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		if (d->waiters[i] >= 0) {
+			reply(d->waiters[i], "%s", msg);
+			d->waiters[i] = safe_close(d->waiters[i]);
+		}
+}
+
+static bool
+restart_allowed(struct daemon *d)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	size_t k = 0;
+
+	/* At most RESTART_MAX restarts a minute: an init that dies at once must not spin. */
+	for (size_t i = 0; i < d->n_restarts; i++)
+		if (now - d->restarts[i] < RESTART_WINDOW_US)
+			d->restarts[k++] = d->restarts[i];
+	d->n_restarts = k;
+	if (k >= RESTART_MAX)
+		return false;
+	d->restarts[d->n_restarts++] = now;
+	return true;
+}
+
+/* Init is gone. Returns true when zoneadmd should exit. */
+static bool
+init_exited(struct daemon *d)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	siginfo_t si = {0};
+	bool reboot = false;
+	int status = -1, r;
+
+	if (d->our_child && waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED) == 0)
+		status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	d->rt.exit_status = status;
+	d->rt.exit_timestamp = (uint64_t)time(NULL);
+	log_info("zone %s: init exited (status %d)", d->c.uuid, status);
+
+	/* reboot(2) in a pid namespace ends its init with SIGHUP (restart) or SIGINT (halt). */
+	if (d->stopping == STOP_REBOOT || (d->stopping == STOP_NONE && status == 128 + SIGHUP))
+		reboot = true;
+	else if (d->stopping == STOP_NONE && status != 128 + SIGINT && d->c.restart_init) {
+		if (restart_allowed(d))
+			reboot = true;
+		else
+			log_error("zone %s: init exited %d times within a minute, not restarting",
+			          d->c.uuid, RESTART_MAX);
+	}
+	(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+	cleanup_down(d);
+	d->stopping = STOP_NONE;
+	d->stop_deadline = 0;
+	if (!reboot) {
+		answer_waiters(d, "ok");
+		return true;
+	}
+	r = boot(d, &e);
+	if (r < 0) {
+		log_error_errno(r, "zone %s: reboot failed: %s", d->c.uuid, hv_error_message(e, r));
+		cleanup_down(d);
+		answer_waiters(d, "error: reboot failed");
+		return true;
+	}
+	answer_waiters(d, "ok");
+	return false;
+}
+
+static void
+stop(struct daemon *d, enum stop_kind kind, unsigned timeout_s)
+{
+	if (kind == STOP_SHUTDOWN || (kind == STOP_REBOOT && timeout_s)) {
+		d->stopping = kind;
+		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+		if (pidfd_send_signal(d->pidfd, d->c.stop_signal, NULL, 0) < 0)
+			log_warning_errno(errno, "zone %s: cannot signal init: %m", d->c.uuid);
+		d->stop_deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_s * USEC_PER_SEC;
+		return;
+	}
+	/* Now: everything in the zone is killed; init's exit does the rest. */
+	d->stopping = kind;
+	(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+	if (hv_cgroup_kill_all(d->cg, NULL) < 0)
+		(void)pidfd_send_signal(d->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Remount the zone's /tmp with a new size, from inside its mount namespace. */
+static int
+resize_tmp(struct daemon *d, uint64_t bytes)
+{
+	char opts[64];
+	int status;
+	pid_t pid;
+
+	snprintf(opts, sizeof(opts), bytes ? "size=%llu" : "size=0", (unsigned long long)bytes);
+	if (!bytes)
+		snprintf(opts, sizeof(opts), "size=50%%");
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (setns(d->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/tmp", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	return 0;
+}
+
+/* Re-read the zone's config and apply what can change while it runs. */
+static int
+update(struct daemon *d, struct hv_error **reterr)
+{
+	struct hv_zone_config c = {0};
+	struct rlimit rl;
+	int r;
+
+	r = hv_zone_config_load(d->c.uuid, &c, reterr);
+	if (r < 0)
+		return r;
+	r = hv_cgroup_set_limits(d->cg, &c.limits, reterr);
+	if (r >= 0 && c.limits.tmpfs != d->c.limits.tmpfs &&
+	    (r = resize_tmp(d, c.limits.tmpfs)) < 0)
+		hv_error_set(reterr, r, "cannot resize the zone's /tmp: %m");
+	if (r >= 0 && c.limits.locked && prlimit(d->rt.init_pid, RLIMIT_MEMLOCK, NULL, &rl) == 0) {
+		rlim_t v = c.limits.locked;
+		if (rl.rlim_max != RLIM_INFINITY && v > rl.rlim_max)
+			v = rl.rlim_max; /* never above what the host allows */
+		rl.rlim_cur = rl.rlim_max = v;
+		(void)prlimit(d->rt.init_pid, RLIMIT_MEMLOCK, &rl, NULL);
+	}
+	if (r < 0) {
+		hv_zone_config_done(&c);
+		return r;
+	}
+	/* Keep the new config; only the limits and /tmp took effect now. */
+	hv_zone_config_done(&d->c);
+	d->c = c;
+	log_info("zone %s: limits updated", d->c.uuid);
+	return 0;
+}
+
+static void
+control(struct daemon *d)
+{
+	_cleanup_close_ int fd = accept4(d->ctl_listen, NULL, NULL, SOCK_CLOEXEC);
+	char cmd[256];
+	unsigned timeout = 60;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = recv(fd, cmd, sizeof(cmd) - 1, 0);
+	if (n <= 0)
+		return;
+	cmd[n] = 0;
+	if (streq(cmd, "status")) {
+		reply(fd, "%s %d", hv_zone_state_to_string(d->rt.state), (int)d->rt.init_pid);
+		return;
+	}
+	if (streq(cmd, "update")) {
+		_cleanup_hv_error_ struct hv_error *e = NULL;
+		int r = update(d, &e);
+		if (r < 0)
+			reply(fd, "error: %s", hv_error_message(e, r));
+		else
+			reply(fd, "ok");
+		return;
+	}
+	if (streq(cmd, "halt"))
+		stop(d, STOP_HALT, 0);
+	else if (sscanf(cmd, "shutdown %u", &timeout) == 1 || streq(cmd, "shutdown"))
+		stop(d, STOP_SHUTDOWN, timeout);
+	else if (streq(cmd, "reboot"))
+		stop(d, STOP_REBOOT, 0);
+	else if (sscanf(cmd, "reboot %u", &timeout) == 1)
+		stop(d, STOP_REBOOT, timeout);
+	else {
+		reply(fd, "error: unknown command '%s'", cmd);
+		return;
+	}
+	/* Answered when the zone is down (or up again, for reboot). */
+	if (!add_client(d->waiters, fd))
+		reply(fd, "ok");
+	else
+		fd = -EBADF;
+}
+
+static int
+loop(struct daemon *d)
+{
+	for (;;) {
+		struct pollfd p[5 + 2 * MAX_CLIENTS];
+		size_t n = 0, viewers_at;
+		int timeout = -1, k;
+
+		p[n++] = (struct pollfd){.fd = d->pidfd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->ctl_listen, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->con_listen, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->console, .events = POLLIN};
+		viewers_at = n;
+		for (size_t i = 0; i < MAX_CLIENTS; i++)
+			p[n++] = (struct pollfd){.fd = d->viewers[i], .events = POLLIN};
+		if (d->stop_deadline) {
+			uint64_t now = now_usec(CLOCK_MONOTONIC);
+			timeout = now >= d->stop_deadline
+			                  ? 0
+			                  : (int)((d->stop_deadline - now + 999) / 1000);
+		}
+		k = poll(p, n, timeout);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return log_error_errno(errno, "poll: %m");
+		if (k == 0 && d->stop_deadline) {
+			log_info("zone %s: init did not stop in time, killing the zone", d->c.uuid);
+			d->stop_deadline = 0;
+			stop(d, d->stopping == STOP_REBOOT ? STOP_REBOOT : STOP_HALT, 0);
+			continue;
+		}
+		if (p[0].revents && init_exited(d))
+			return 0;
+		if (p[1].revents)
+			control(d);
+		if (p[2].revents) {
+			int fd = accept4(d->con_listen, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0 && !add_client(d->viewers, fd))
+				safe_close(fd);
+		}
+		if (p[3].revents) {
+			struct signalfd_siginfo si;
+			if (read(d->sigfd, &si, sizeof(si)) == sizeof(si) &&
+			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
+				/* Leave the zone running: a new zoneadmd adopts it. */
+				log_info("zone %s: zoneadmd exits, the zone runs on", d->c.uuid);
+				return 0;
+			}
+		}
+		if (p[4].revents)
+			console_read(d);
+		for (size_t i = 0; i < MAX_CLIENTS; i++)
+			if (p[viewers_at + i].revents)
+				console_input(d, i);
+	}
+}
+
+static int
+parse_argv(int argc, char *argv[])
+{
+	static const struct option opts[] = {{"notify-fd", required_argument, NULL, 'n'}, {}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "z:", opts, NULL)) != -1) {
+		if (c == 'z')
+			arg_uuid = optarg;
+		else if (c == 'n') {
+			arg_notify_fd = atoi(optarg);
+			/* Ours alone: the zone must not inherit it (the waiter would never see
+			 * EOF). */
+			if (fcntl(arg_notify_fd, F_SETFD, FD_CLOEXEC) < 0)
+				arg_notify_fd = -1;
+		} else {
+			log_error("usage: zoneadmd -z UUID [--notify-fd FD]");
+			return -EINVAL;
+		}
+	}
+	if (!arg_uuid || optind != argc || !uuid_is_valid(arg_uuid)) {
+		log_error("usage: zoneadmd -z UUID [--notify-fd FD]");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	_cleanup_free_ char *logpath = NULL, *lockpath = NULL, *rundir = NULL;
+	_cleanup_close_ int lock = -EBADF;
+	struct daemon d = {.pidfd = -1,
+	                   .console = -1,
+	                   .console_log = -1,
+	                   .ctl_listen = -1,
+	                   .con_listen = -1,
+	                   .sigfd = -1};
+	sigset_t mask;
+	int r;
+
+	(void)hv_root_log_path("zoneadmd", &logpath);
+	log_open("zoneadmd", logpath);
+	if (parse_argv(argc, argv) < 0)
+		return 2;
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		d.waiters[i] = d.viewers[i] = -1;
+
+	if ((r = hv_zone_config_load(arg_uuid, &d.c, &e)) < 0)
+		goto fail;
+	if ((r = hv_root_path(HV_RUN_DIR "/zones", &rundir)) < 0 ||
+	    (r = mkdir_p(rundir, 0700)) < 0 ||
+	    (r = hv_zone_runtime_path(arg_uuid, ".lock", &lockpath)) < 0) {
+		hv_error_set(&e, r, "cannot create the run directory: %m");
+		goto fail;
+	}
+	r = lock_file(lockpath, LOCK_EX, 0, &lock);
+	if (r < 0) {
+		r = hv_error_set(&e, r == -ETIMEDOUT ? -EALREADY : r,
+		                 "zone %s already has a zoneadmd", arg_uuid);
+		goto fail_unlocked;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.ctl_listen = listen_on(arg_uuid, ".ctl", SOCK_SEQPACKET);
+	d.con_listen = listen_on(arg_uuid, ".console", SOCK_STREAM);
+	if (d.sigfd < 0 || d.ctl_listen < 0 || d.con_listen < 0) {
+		r = hv_error_set(&e, d.ctl_listen < 0 ? d.ctl_listen : -EIO,
+		                 "cannot set up zoneadmd's sockets: %m");
+		goto fail;
+	}
+	console_log_open(&d);
+
+	/* A zone that still runs (its zoneadmd died) is adopted, not booted again. */
+	if (hv_zone_runtime_load(arg_uuid, &d.rt, NULL) >= 0 &&
+	    hv_zone_init_pidfd(&d.rt, &d.pidfd) >= 0)
+		r = adopt(&d, &e);
+	else {
+		d.rt = (struct hv_zone_runtime){.exit_status = -1};
+		r = boot(&d, &e);
+		if (r < 0)
+			cleanup_down(&d);
+	}
+	if (r < 0)
+		goto fail;
+	notify("ok\n");
+	r = loop(&d);
+	if (d.rt.state == HV_ZONE_INSTALLED) {
+		(void)hv_zone_runtime_remove(arg_uuid);
+		remove_sockets(arg_uuid);
+	}
+	hv_cgroup_free(d.cg);
+	hv_zone_config_done(&d.c);
+	return r < 0 ? 1 : 0;
+fail:
+	log_error_errno(r, "%s", hv_error_message(e, r));
+	if (arg_notify_fd >= 0) {
+		char msg[1100];
+		snprintf(msg, sizeof(msg), "error: %s\n", hv_error_message(e, r));
+		notify(msg);
+	}
+	/* We hold the zone's lock: what is recorded is ours to remove. */
+	remove_sockets(arg_uuid);
+	(void)hv_zone_runtime_remove(arg_uuid);
+	hv_cgroup_free(d.cg);
+	hv_zone_config_done(&d.c);
+	return 1;
+fail_unlocked:
+	log_error_errno(r, "%s", hv_error_message(e, r));
+	if (arg_notify_fd >= 0) {
+		char msg[1100];
+		snprintf(msg, sizeof(msg), "error: %s\n", hv_error_message(e, r));
+		notify(msg);
+	}
+	hv_zone_config_done(&d.c);
+	return 1;
+}
