@@ -121,7 +121,8 @@ fsync_parent_dir(const char *path)
 }
 
 static int
-write_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync_dir)
+write_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync_file,
+             bool sync_dir)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -136,7 +137,7 @@ write_atomic(const char *path, const void *data, size_t size, mode_t mode, bool 
 	r = RET_NERRNO(fchmod(fd, mode));
 	if (r >= 0)
 		r = loop_write(fd, data, size);
-	if (r >= 0)
+	if (r >= 0 && sync_file)
 		r = RET_NERRNO(fsync(fd));
 	if (r >= 0)
 		r = RET_NERRNO(rename(tmp, path));
@@ -150,13 +151,19 @@ write_atomic(const char *path, const void *data, size_t size, mode_t mode, bool 
 int
 write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
 {
-	return write_atomic(path, data, size, mode, true);
+	return write_atomic(path, data, size, mode, true, true);
 }
 
 int
 write_file_atomic_nodirsync(const char *path, const void *data, size_t size, mode_t mode)
 {
-	return write_atomic(path, data, size, mode, false);
+	return write_atomic(path, data, size, mode, true, false);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t size, mode_t mode)
+{
+	return write_atomic(path, data, size, mode, false, false);
 }
 
 int

@@ -30,6 +30,12 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
  */
 int write_file_atomic_nodirsync(const char *path, const void *data, size_t size, mode_t mode);
 
+/*
+ * Atomic (temp + rename) but not durable: no fsync at all. For run-time
+ * state that does not outlive a reboot (files under /var/run).
+ */
+int write_file_replace(const char *path, const void *data, size_t size, mode_t mode);
+
 /* Write all of buf to fd, retrying on short writes and EINTR. */
 int loop_write(int fd, const void *buf, size_t size);
 

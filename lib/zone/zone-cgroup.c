@@ -653,10 +653,50 @@ hv_cgroup_open_v2_fd(struct hv_cgroup *cg, struct hv_error **reterr)
 	return fd;
 }
 
+/* Is pid in cgroup2 directory dir already? (0::/path in /proc/<pid>/cgroup) */
+static bool
+in_v2_dir(const struct hv_cgroup *cg, const char *dir, pid_t pid)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	const char *line, *mnt = cg->v2_mount;
+
+	if (!mnt || !startswith(dir, mnt) || asprintf(&path, "/proc/%d/cgroup", (int)pid) < 0 ||
+	    read_full_file(path, 65536, &text, NULL) < 0)
+		return false;
+	for (line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (startswith(line, "0::")) {
+			size_t n = strcspn(line + 3, "\n");
+			const char *rel = dir + strlen(mnt);
+			return strlen(rel) == n && strncmp(line + 3, rel, n) == 0;
+		}
+	return false;
+}
+
+static bool
+single_threaded(pid_t pid)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	const char *t;
+
+	if (asprintf(&path, "/proc/%d/status", (int)pid) < 0 ||
+	    read_full_file(path, 65536, &text, NULL) < 0)
+		return false;
+	t = strstr(text, "\nThreads:");
+	return t && strtol(t + 9, NULL, 10) == 1;
+}
+
+/*
+ * Moving a whole thread group (cgroup.procs) makes the kernel wait for an
+ * RCU grace period (the threadgroup rwsem), ~10 ms here, on every start. A
+ * process of one thread is moved through the v1 "tasks" file instead, which
+ * skips that lock; and a process already in the cgroup2 node (clone3 with
+ * CLONE_INTO_CGROUP put it there) is not moved at all.
+ */
 int
 hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 {
 	const char *dirs[_HV_CG_MAX + 2];
+	bool one_thread;
 	char buf[32];
 	int r;
 
@@ -664,9 +704,15 @@ hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 		return hv_error_set(reterr, -EINVAL, "zone cgroup '%s/%s': cannot attach pid %d",
 		                    cg->prefix, cg->name, (int)pid);
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	one_thread = single_threaded(pid);
 	all_dirs(cg, dirs);
 	for (const char **d = dirs; *d; d++) {
-		r = hv_cgroup_write_file(*d, "cgroup.procs", buf, reterr);
+		bool v2 = cg->v2_path && streq(*d, cg->v2_path);
+
+		if (v2 && in_v2_dir(cg, *d, pid))
+			continue;
+		r = hv_cgroup_write_file(*d, !v2 && one_thread ? "tasks" : "cgroup.procs", buf,
+		                         reterr);
 		if (r < 0)
 			return r;
 	}

@@ -160,7 +160,7 @@ hv_zone_runtime_save(const char *uuid, const struct hv_zone_runtime *rt, struct 
 	              (json_int_t)rt->exit_timestamp);
 	if (!o || !(text = hv_json_dumps(o)))
 		return -ENOMEM;
-	r = write_file_atomic_nodirsync(path, text, strlen(text), 0644);
+	r = write_file_replace(path, text, strlen(text), 0644);
 	if (r < 0)
 		return hv_error_set(reterr, r, "cannot write '%s': %m", path);
 	return 0;

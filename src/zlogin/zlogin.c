@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sched.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,6 +36,7 @@
 #include "basic/log.h"
 #include "basic/root.h"
 #include "basic/strv.h"
+#include "zone/zone-cgroup.h"
 #include "zone/zone.h"
 
 #define EXIT_USAGE 2
@@ -293,6 +296,30 @@ enter_and_run(const struct hv_zone_config *c, int pidfd, char **cmd, int slave)
 	_exit(status_of(status));
 }
 
+/*
+ * Fork the process that will enter the zone straight into the zone's
+ * cgroup2 node (clone3 with CLONE_INTO_CGROUP): moving a process there
+ * afterwards would make the kernel wait for an RCU grace period.
+ */
+static pid_t
+fork_into_zone_cgroup(const struct hv_zone_config *c)
+{
+	struct hv_cgroup *cg = NULL;
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	int fd = -1;
+	pid_t pid;
+
+	if (hv_cgroup_open(c->prefix, c->uuid, &cg, NULL) >= 0)
+		fd = hv_cgroup_open_v2_fd(cg, NULL);
+	hv_cgroup_free(cg);
+	if (fd < 0)
+		return fork();
+	args.cgroup = (uint64_t)fd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	close(fd); /* in both processes */
+	return pid;
+}
+
 static int
 login(char **cmd)
 {
@@ -320,7 +347,7 @@ login(char **cmd)
 	}
 	if (interactive)
 		sig = sigwinch_fd();
-	pid = fork();
+	pid = fork_into_zone_cgroup(&c);
 	if (pid < 0) {
 		hv_zone_config_done(&c);
 		return log_error_errno(errno, "fork: %m"), 1;

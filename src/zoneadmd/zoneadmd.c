@@ -31,6 +31,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
@@ -595,6 +596,30 @@ loop(struct daemon *d)
 	}
 }
 
+/*
+ * An idle supervisor should cost next to nothing. Building a zone runs a
+ * lot of code (BPF, seccomp, JSON) that the idle loop never needs again:
+ * unmap those text pages from our page tables (they stay in the page
+ * cache, shared, and fault back in if ever used). Only executable
+ * mappings: their pages are never written, so nothing can be lost.
+ */
+static void
+drop_startup_text(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		char perm[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &a, &b, perm) != 3 || !streq(perm, "r-xp") ||
+		    strstr(line, "[vdso]") || strstr(line, "[vsyscall]"))
+			continue;
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+}
+
 static int
 parse_argv(int argc, char *argv[])
 {
@@ -688,6 +713,7 @@ main(int argc, char *argv[])
 	if (r < 0)
 		goto fail;
 	notify("ok\n");
+	drop_startup_text();
 	r = loop(&d);
 	if (d.rt.state == HV_ZONE_INSTALLED) {
 		(void)hv_zone_runtime_remove(arg_uuid);
