@@ -19,10 +19,10 @@ def program(name):
     return os.path.join(BUILD, "src", name, name)
 
 
-def hyperfine(commands, runs=50, warmup=5, env=None):
-    """Median seconds of each command, from one hyperfine invocation."""
+def hyperfine(commands, runs=50, warmup=5, env=None, prefix=()):
+    """Median seconds of each command, from one hyperfine invocation (run under prefix)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        p = subprocess.run(["hyperfine", "--style", "none", "--shell", "none",
+        p = subprocess.run([*prefix, "hyperfine", "--style", "none", "--shell", "none",
                             "--warmup", str(warmup), "--runs", str(runs),
                             "--export-json", out.name, *commands],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

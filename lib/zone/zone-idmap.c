@@ -183,3 +183,31 @@ hv_zone_ids_free(const char *uuid, struct hv_error **reterr)
 
 	return with_registry(do_free, uuid, &unused, reterr);
 }
+
+static int
+do_check(char ***lines, const char *uuid, uint32_t base, uint32_t *want, struct hv_error **reterr)
+{
+	STRV_FOREACH (l, *lines) {
+		char u[UUID_STRING_LEN + 1];
+		unsigned long b;
+
+		if (sscanf(*l, "%36s %lu", u, &b) != 2 || b != *want)
+			continue;
+		if (strcasecmp(u, uuid) != 0)
+			return hv_error_set(reterr, -EEXIST,
+			                    "zone %s: id range %u belongs to zone %s (run "
+			                    "'zoneadm -z %s install' for a range of its own)",
+			                    uuid, *want, u, uuid);
+		return 0;
+	}
+	return hv_error_set(reterr, -ENOENT,
+	                    "zone %s: id range %u is not registered to it (run 'zoneadm -z %s "
+	                    "install')",
+	                    uuid, *want, uuid);
+}
+
+int
+hv_zone_ids_check(const char *uuid, uint32_t base, struct hv_error **reterr)
+{
+	return with_registry(do_check, uuid, &base, reterr);
+}

@@ -89,6 +89,8 @@ int hv_zone_init_pidfd(const struct hv_zone_runtime *rt, int *ret_pidfd);
 /* Id ranges: one per zone, no two overlapping, recorded in $SABLE_ROOT/var/lib/sable/idmap. */
 int hv_zone_ids_allocate(const char *uuid, uint32_t *ret_base, struct hv_error **reterr);
 int hv_zone_ids_free(const char *uuid, struct hv_error **reterr);
+/* The registry gives base to this zone (and to no other); -EEXIST or -ENOENT otherwise. */
+int hv_zone_ids_check(const char *uuid, uint32_t base, struct hv_error **reterr);
 
 /* Start a zone (zone-start.c). */
 struct hv_zone_started {

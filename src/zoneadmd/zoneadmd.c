@@ -251,6 +251,9 @@ boot(struct daemon *d, struct hv_error **reterr)
 	struct hv_zone_started z;
 	int r;
 
+	/* A config may name an id range that is not (or no longer) this zone's. */
+	if (d->c.uid_base && (r = hv_zone_ids_check(d->c.uuid, d->c.uid_base, reterr)) < 0)
+		return r;
 	if (!d->cg && (r = hv_cgroup_create(d->c.prefix, d->c.uuid, &d->cg, reterr)) < 0)
 		return r;
 	if ((r = hv_cgroup_set_limits(d->cg, &d->c.limits, reterr)) < 0 ||

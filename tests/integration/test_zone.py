@@ -330,3 +330,46 @@ def test_bad_input(zpool):
     z.adm("boot")
     z.halt()
     z.adm("uninstall")
+
+
+def test_id_range_taken(zpool):
+    a = Zone(zpool)
+    b = Zone(zpool)
+    base_a = json.load(open(os.path.join(a.zonepath, "config", "zone.json")))["uid_base"]
+    base_b = json.load(open(os.path.join(b.zonepath, "config", "zone.json")))["uid_base"]
+    assert base_a != base_b and abs(base_a - base_b) >= 65536
+    # b's config claims a's range: refused, nothing started.
+    b.write_config(dict(b.config, uid_base=base_a))
+    p = b.adm("boot", check=False)
+    assert p.returncode == 1 and "belongs to zone" in p.stderr and p.stderr.count("\n") == 1
+    a.adm("uninstall")
+
+
+def test_interactive_login_and_users(zone):
+    import pty
+    import select
+
+    with open(os.path.join(zone.zonepath, "root", "etc", "passwd"), "a") as f:
+        f.write("ops:x:1000:1000:ops:/tmp:/bin/sh\n")
+    assert zone.login("id", "-u", user="ops").stdout.strip() == "1000"
+    assert zone.login("id", "-u", user="nobody-here", check=False).returncode == 1
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(program("zlogin"), ["zlogin", "-Q", zone.uuid], zone.root.env)
+    out = b""
+    os.write(fd, b"echo $((6*7)); tty; exit 3\n")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert b"42" in out and b"/dev/pts/" in out, out
+    assert os.waitstatus_to_exitcode(status) == 3
