@@ -151,6 +151,29 @@ hv_ds_groups(struct hv_pool *p, const char *name, bool self, uint64_t **ret, siz
 	return 0;
 }
 
+int
+hv_ds_groups_new(struct hv_pool *p, const char *name, uint64_t *ret_group, uint64_t **ret,
+                 size_t *ret_n)
+{
+	_cleanup_free_ uint64_t *g = NULL;
+	uint64_t *ng;
+	size_t n;
+	int r;
+
+	r = hv_ds_groups(p, name, false, &g, &n);
+	if (r < 0)
+		return r;
+	ng = reallocarray(g, n + 1, sizeof(uint64_t));
+	if (!ng)
+		return -ENOMEM;
+	g = ng;
+	*ret_group = hv_db_next(p, "group");
+	g[n++] = HV_QGROUP_LEVEL1 | *ret_group;
+	*ret = TAKE_PTR(g);
+	*ret_n = n;
+	return 0;
+}
+
 /* Direct children of name, sorted, as full names (rel: as last components). */
 int
 hv_ds_children(struct hv_pool *p, const char *name, bool rel, char ***ret)
@@ -376,13 +399,8 @@ hv_pool_create_dataset(struct hv_pool *p, const char *name, enum hv_dataset_type
 		                    "cannot create '%s': '%s' exists but is not a dataset", name,
 		                    path);
 
-	group = hv_db_next(p, "group");
-	if ((r = hv_ds_groups(p, name, false, &groups, &n_groups)) < 0)
+	if ((r = hv_ds_groups_new(p, name, &group, &groups, &n_groups)) < 0)
 		return r;
-	groups = reallocarray(groups, n_groups + 1, sizeof(uint64_t));
-	if (!groups)
-		return -ENOMEM;
-	groups[n_groups++] = HV_QGROUP_LEVEL1 | group;
 
 	r = hv_tx_begin(p,
 	                json_pack("{s:s, s:s, s:I}", "op", "create", "path", path, "group",
@@ -497,13 +515,8 @@ hv_pool_clone(struct hv_pool *p, const char *snapshot, const char *name,
 		                    "cannot create '%s': '%s' exists but is not a dataset", name,
 		                    path);
 
-	group = hv_db_next(p, "group");
-	if ((r = hv_ds_groups(p, name, false, &groups, &n_groups)) < 0)
+	if ((r = hv_ds_groups_new(p, name, &group, &groups, &n_groups)) < 0)
 		return r;
-	groups = reallocarray(groups, n_groups + 1, sizeof(uint64_t));
-	if (!groups)
-		return -ENOMEM;
-	groups[n_groups++] = HV_QGROUP_LEVEL1 | group;
 
 	r = hv_tx_begin(p,
 	                json_pack("{s:s, s:s, s:I}", "op", "create", "path", path, "group",

@@ -18,6 +18,9 @@ int hv_ds_need(struct hv_pool *p, const char *name, json_t **ret, struct hv_erro
 int hv_snap_need(struct hv_pool *p, const char *full, json_t **ret_ds, json_t **ret_snap,
                  char **ret_dsname, char **ret_snapname, struct hv_error **reterr);
 int hv_ds_groups(struct hv_pool *p, const char *name, bool self, uint64_t **ret, size_t *ret_n);
+/* As hv_ds_groups() for a dataset to be made, plus a new group of its own (*ret_group). */
+int hv_ds_groups_new(struct hv_pool *p, const char *name, uint64_t *ret_group, uint64_t **ret,
+                     size_t *ret_n);
 int hv_ds_children(struct hv_pool *p, const char *name, bool rel, char ***ret);
 /* <pool>/.sable/tmp/<tx>-<what>: scratch paths of one transaction. */
 int hv_tmp_path(struct hv_pool *p, uint64_t tx, const char *what, char **ret);

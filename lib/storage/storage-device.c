@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/mountinfo.h"
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
@@ -184,52 +185,6 @@ hv_btrfs_scan_device(const char *device, struct hv_error **reterr)
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 for space, \011, \012, \134) in place. */
-static void
-unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*w++ = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-			p += 3;
-		} else
-			*w++ = *p;
-	}
-	*w = 0;
-}
-
-/*
- * Split one mountinfo line into its mount point and filesystem type
- * (pointers into line, unescaped). -EBADMSG if it is malformed.
- */
-static int
-parse_mountinfo_line(char *line, char **ret_where, char **ret_fstype)
-{
-	char *save = NULL, *field, *where = NULL, *fstype = NULL;
-	int i = 0;
-	bool after_sep = false;
-
-	for (field = strtok_r(line, " ", &save); field; field = strtok_r(NULL, " ", &save), i++) {
-		if (i == 4)
-			where = field;
-		else if (after_sep) {
-			fstype = field;
-			break;
-		} else if (i > 5 && streq(field, "-"))
-			after_sep = true;
-	}
-	if (!where || !fstype)
-		return -EBADMSG;
-	unescape_octal(where);
-	unescape_octal(fstype);
-	*ret_where = where;
-	*ret_fstype = fstype;
-	return 0;
-}
-
 /*
  * Call f for every mount in /proc/self/mountinfo, in order, until it
  * returns non-zero (which is then returned).
@@ -245,11 +200,11 @@ foreach_mount(int (*f)(const char *where, const char *fstype, void *userdata), v
 	if (r < 0)
 		return r;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *where, *fstype;
+		struct mountinfo_line ml;
 
-		if (parse_mountinfo_line(line, &where, &fstype) < 0)
+		if (mountinfo_parse_line(line, &ml) < 0)
 			continue;
-		r = f(where, fstype, userdata);
+		r = f(ml.mount_point, ml.fstype, userdata);
 		if (r != 0)
 			return r;
 	}

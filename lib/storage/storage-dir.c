@@ -49,18 +49,6 @@
 
 #define NFTW_FDS 64
 
-/* A path for a message: control characters (a newline in a file name) become '?'. */
-static char *
-printable(const char *s)
-{
-	char *p = strdup(s);
-
-	for (char *c = p; c && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return p;
-}
-
 /* ---- trees: remove, measure, copy ---- */
 
 static _Thread_local char *rm_failed; /* what rm_one() could not remove */
@@ -74,7 +62,7 @@ rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		return 0;
 	r = errno;
 	free(rm_failed);
-	rm_failed = printable(path);
+	rm_failed = strdup(path);
 	return r; /* > 0: nftw stops and returns it */
 }
 

@@ -319,16 +319,11 @@ receive_full(struct hv_pool *p, const char *name, const struct header *h, int fd
 	tx = hv_rec_u64(json_object_get(p->db, "next"), "tx");
 	if ((r = hv_ds_path(p, name, &path)) < 0 || (r = hv_tmp_path(p, tx, "recv", &dir)) < 0 ||
 	    (r = hv_snap_guid_path(p, guid, &snapdir)) < 0 ||
-	    (r = hv_ds_groups(p, name, false, &groups, &n_groups)) < 0)
+	    (r = hv_ds_groups_new(p, name, &group, &groups, &n_groups)) < 0)
 		return r;
 	if (access(path, F_OK) == 0)
 		return hv_error_set(reterr, -EEXIST, "cannot receive into '%s': '%s' exists", name,
 		                    path);
-	group = hv_db_next(p, "group");
-	groups = reallocarray(groups, n_groups + 1, sizeof(uint64_t));
-	if (!groups)
-		return -ENOMEM;
-	groups[n_groups++] = HV_QGROUP_LEVEL1 | group;
 
 	r = hv_tx_begin(p,
 	                json_pack("{s:s, s:s, s:s, s:s, s:I}", "op", "receive", "dir", dir,

@@ -102,24 +102,12 @@ archive_message(struct archive *a)
 	return sym_archive_error_string(a) ?: "unknown error";
 }
 
-/* A name for a message: control characters (a newline in a file name) become '?'. */
-static char *
-printable(const char *s)
-{
-	char *p = strdup(s);
-
-	for (char *c = p; c && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return p;
-}
-
 /* Set "<prefix>'<name>': <what>", with %m in fmt meaning code. */
 static int
 vfail(struct hv_error **reterr, int code, const char *prefix, const char *name, const char *fmt,
       va_list ap)
 {
-	_cleanup_free_ char *what = NULL, *shown = printable(name);
+	_cleanup_free_ char *what = NULL, *shown = strdup(name);
 
 	errno = code < 0 ? -code : code;
 	if (vasprintf(&what, fmt, ap) < 0 || !shown)

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/mountinfo.h"
 #include "basic/path.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
@@ -88,23 +89,6 @@ hv_cgroup_layout_to_string(enum hv_cgroup_layout l)
 	return l >= 0 && l < _HV_CGROUP_LAYOUT_MAX ? layout_names[l] : NULL;
 }
 
-/* Undo mountinfo's octal escapes (\040 for space, \011, \012, \134) in place. */
-static void
-unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*w++ = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-			p += 3;
-		} else
-			*w++ = *p;
-	}
-	*w = 0;
-}
-
 /* The controllers we use among a v1 mount's super options ("rw,cpu,cpuacct"). */
 static unsigned
 controllers_of(char *opts)
@@ -117,30 +101,6 @@ controllers_of(char *opts)
 			if (streq(o, controller_names[c]))
 				mask |= 1u << c;
 	return mask;
-}
-
-/* One mountinfo line: its mount point, fstype and super options (pointers into line). */
-static int
-split_mountinfo_line(char *line, char **ret_where, char **ret_fstype, char **ret_opts)
-{
-	char *save = NULL, *where = NULL, *f[3] = {};
-	int i = 0, after = -1;
-
-	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save), i++) {
-		if (i == 4)
-			where = t;
-		else if (after >= 0 && after < 3)
-			f[after++] = t;
-		else if (i > 5 && after < 0 && streq(t, "-"))
-			after = 0;
-	}
-	if (!where || !f[0] || !f[2])
-		return -EBADMSG;
-	unescape_octal(where);
-	*ret_where = where;
-	*ret_fstype = f[0];
-	*ret_opts = f[2];
-	return 0;
 }
 
 static int
@@ -168,11 +128,15 @@ hv_cgroup_mounts_parse(char *mountinfo, struct hv_cgroup_mounts *ret)
 
 	for (char *line = strtok_r(mountinfo, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
+		struct mountinfo_line ml;
 		char *where, *fstype, *opts;
 		unsigned mask;
 
-		if (split_mountinfo_line(line, &where, &fstype, &opts) < 0)
+		if (mountinfo_parse_line(line, &ml) < 0)
 			continue;
+		where = ml.mount_point;
+		fstype = ml.fstype;
+		opts = ml.super_options;
 		if (streq(fstype, "cgroup2")) {
 			if (m.v2)
 				continue;

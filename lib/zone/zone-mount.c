@@ -34,6 +34,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
+#include "basic/mountinfo.h"
 #include "basic/path.h"
 #include "basic/strv.h"
 #include "zone/zone-internal.h"
@@ -202,15 +203,14 @@ host_v1_hierarchies(char ***ret_opts, char ***ret_names)
 	if (!f || !opts || !names)
 		return -errno ?: -ENOMEM;
 	while (fgets(line, sizeof(line), f)) {
-		char mp[1024], fstype[64], super[1024];
-		const char *dash = strstr(line, " - ");
 		_cleanup_strv_free_ char **parts = NULL, **keep = calloc(1, sizeof(char *));
 		_cleanup_free_ char *o = NULL, *base = NULL;
+		struct mountinfo_line ml;
 
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %1023s", mp) != 1 ||
-		    sscanf(dash + 3, "%63s %*s %1023s", fstype, super) != 2 ||
-		    !streq(fstype, "cgroup"))
+		line[strcspn(line, "\n")] = 0;
+		if (mountinfo_parse_line(line, &ml) < 0 || !streq(ml.fstype, "cgroup"))
 			continue;
+		const char *mp = ml.mount_point, *super = ml.super_options;
 		if (!keep || strv_split(super, ',', &parts) < 0)
 			return -ENOMEM;
 		STRV_FOREACH (p, parts)

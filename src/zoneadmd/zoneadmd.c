@@ -726,18 +726,9 @@ main(int argc, char *argv[])
 	hv_zone_config_done(&d.c);
 	return r < 0 ? 1 : 0;
 fail:
-	log_error_errno(r, "%s", hv_error_message(e, r));
-	if (arg_notify_fd >= 0) {
-		char msg[1100];
-		snprintf(msg, sizeof(msg), "error: %s\n", hv_error_message(e, r));
-		notify(msg);
-	}
 	/* We hold the zone's lock: what is recorded is ours to remove. */
 	remove_sockets(arg_uuid);
 	(void)hv_zone_runtime_remove(arg_uuid);
-	hv_cgroup_free(d.cg);
-	hv_zone_config_done(&d.c);
-	return 1;
 fail_unlocked:
 	log_error_errno(r, "%s", hv_error_message(e, r));
 	if (arg_notify_fd >= 0) {
@@ -745,6 +736,7 @@ fail_unlocked:
 		snprintf(msg, sizeof(msg), "error: %s\n", hv_error_message(e, r));
 		notify(msg);
 	}
+	hv_cgroup_free(d.cg);
 	hv_zone_config_done(&d.c);
 	return 1;
 }
