@@ -3,11 +3,14 @@
 # demo, bench, install) and build-check/ (ASan+UBSan, -Werror: check).
 PREFIX ?= /usr/local
 
-.PHONY: demo check bench install fuzz clean
+.PHONY: demo demo-clean check bench install fuzz clean
 
 demo:
 	@scripts/deps
 	@scripts/demo
+
+demo-clean:
+	@scripts/demo --clean
 
 check:
 	@scripts/deps

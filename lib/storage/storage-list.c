@@ -254,9 +254,12 @@ hv_pool_list(struct hv_pool *p, const char *name, unsigned flags, struct hv_data
 	r = p->ops->space(p, rows.space, rows.n, reterr);
 	if (r < 0)
 		goto fail;
-	fill_avail(p, &rows, index,
-	           statvfs(p->spec.mountpoint, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize
-	                                                 : UINT64_MAX);
+	if (statvfs(p->spec.mountpoint, &sv) < 0)
+		sv = (struct statvfs){0};
+	fill_avail(p, &rows, index, sv.f_frsize ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX);
+	/* The pool's root dataset uses what the whole pool uses, as in ZFS. */
+	if (rows.n && streq(rows.info[0].name, p->spec.name) && sv.f_frsize)
+		rows.space[0].used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
 
 	/* Keep the rows asked for; hand over their strings. */
 	n = 0;
