@@ -166,29 +166,49 @@ write_file_replace(const char *path, const void *data, size_t size, mode_t mode)
 	return write_atomic(path, data, size, mode, false, false);
 }
 
+/* mkdir that accepts a directory already there (and only a directory). */
+static int
+mkdir_or_dir(const char *p, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(p, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(p, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* The leaf first: parents are only walked when they are missing. */
+static int
+mkdir_parents_on_demand(char *p, mode_t mode)
+{
+	char *slash;
+	int r;
+
+	r = mkdir_or_dir(p, mode);
+	if (r != -ENOENT)
+		return r;
+	slash = strrchr(p, '/');
+	if (!slash || slash == p)
+		return r;
+	*slash = 0;
+	r = mkdir_parents_on_demand(p, mode);
+	*slash = '/';
+	if (r < 0)
+		return r;
+	return mkdir_or_dir(p, mode);
+}
+
 int
 mkdir_p(const char *path, mode_t mode)
 {
 	_cleanup_free_ char *p = strdup(path);
-	char *s;
 
 	if (!p)
 		return -ENOMEM;
 	path_simplify(p);
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s)
-			continue;
-		char c = *s;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = c;
-		if (!c)
-			break;
-	}
-	/* EEXIST may have been a file: make sure the leaf is a directory. */
-	struct stat st;
-	if (stat(p, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	return mkdir_parents_on_demand(p, mode);
 }

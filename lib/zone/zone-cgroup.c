@@ -39,6 +39,7 @@
  * dispatch); zone-cgroup-v1.c and zone-cgroup-v2.c (with the device BPF
  * program) are the backends behind struct hv_cgroup_ops.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -277,7 +278,7 @@ cgroup_new(const char *prefix, const char *name, struct hv_cgroup **ret, struct 
 {
 	_cleanup_(hv_cgroup_freep) struct hv_cgroup *cg = NULL;
 	struct hv_cgroup_mounts m = {};
-	enum hv_cgroup_layout l;
+	enum hv_cgroup_layout l = _HV_CGROUP_LAYOUT_INVALID;
 	int r;
 
 	if (!hv_prefix_is_valid(prefix))
@@ -596,8 +597,12 @@ hv_cgroup_limit_devices(struct hv_cgroup *cg, struct hv_error **reterr)
 	r = cg->ops->limit_devices(cg, reterr);
 	if (r < 0)
 		return r;
-	/* Hybrid: the unified node filters too, so both checks must pass. */
-	if (cg->layout == HV_CGROUP_V1 && cg->v2_path)
+	/*
+	 * Hybrid without a v1 devices hierarchy: the unified node's BPF
+	 * program is the filter. With one, that hierarchy suffices (a second
+	 * filter would cost a program load and verification per start).
+	 */
+	if (cg->layout == HV_CGROUP_V1 && cg->v2_path && !hv_cgroup_path(cg, "devices"))
 		return hv_cgroup_device_filter_attach(cg->v2_path, reterr);
 	return 0;
 }
@@ -667,8 +672,9 @@ hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 	if (pid <= 0)
 		return hv_error_set(reterr, -EINVAL, "zone cgroup '%s/%s': cannot attach pid %d",
 		                    cg->prefix, cg->name, (int)pid);
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	one_thread = single_threaded(pid);
+	/* Moving ourselves by "0" skips the lock (see hv_cgroup_join). */
+	snprintf(buf, sizeof(buf), "%d", one_thread && pid == getpid() ? 0 : (int)pid);
 	all_dirs(cg, dirs);
 	for (const char **d = dirs; *d; d++) {
 		bool v2 = cg->v2_path && streq(*d, cg->v2_path);
@@ -681,6 +687,58 @@ hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 			return r;
 	}
 	return 0;
+}
+
+int
+hv_cgroup_join_prepare(struct hv_cgroup *cg, bool with_v2, struct hv_cgroup_join *ret,
+                       struct hv_error **reterr)
+{
+	const char *dirs[_HV_CG_MAX + 2];
+	struct hv_cgroup_join j = {.n = 0};
+
+	static_assert(_HV_CG_MAX + 1 <= HV_CGROUP_JOIN_MAX, "room for every hierarchy");
+	all_dirs(cg, dirs);
+	for (const char **d = dirs; *d; d++) {
+		bool v2 = cg->v2_path && streq(*d, cg->v2_path);
+		_cleanup_free_ char *p = NULL;
+		int fd;
+
+		if (v2 && !with_v2)
+			continue;
+		if (asprintf(&p, "%s/%s", *d, v2 ? "cgroup.procs" : "tasks") < 0) {
+			hv_cgroup_join_done(&j);
+			return -ENOMEM;
+		}
+		fd = open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			int r = hv_error_set(reterr, -errno, "cgroup '%s': cannot open %s: %m", *d,
+			                     v2 ? "cgroup.procs" : "tasks");
+			hv_cgroup_join_done(&j);
+			return r;
+		}
+		j.fd[j.n] = fd;
+		j.dir[j.n++] = *d;
+	}
+	*ret = j;
+	return 0;
+}
+
+int
+hv_cgroup_join(const struct hv_cgroup_join *j, struct hv_error **reterr)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (write(j->fd[i], "0", 1) != 1)
+			return hv_error_set(reterr, -errno, "cgroup '%s': cannot join it: %m",
+			                    j->dir[i]);
+	return 0;
+}
+
+void
+hv_cgroup_join_done(struct hv_cgroup_join *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		safe_close(j->fd[i]);
+	j->n = 0;
 }
 
 /*
@@ -910,24 +968,36 @@ hv_cgroup_destroy(struct hv_cgroup *cg, struct hv_error **reterr)
 	int r;
 
 	all_dirs(cg, dirs);
-	/* Refuse before removing anything, so a busy zone keeps all its hierarchies. */
-	for (const char **d = dirs; *d; d++) {
-		unsigned n;
+	/*
+	 * Refuse before removing anything, so a busy zone keeps all its
+	 * hierarchies. Every process of a zone sits below its cgroup2 node,
+	 * so where there is one its "populated 0" answers for them all;
+	 * otherwise every hierarchy is counted.
+	 */
+	if (!cg->v2_path ||
+	    hv_cgroup_wait_for(cg->v2_path, "cgroup.events", "populated", "0", 0, NULL) < 0)
+		for (const char **d = dirs; *d; d++) {
+			unsigned n;
 
-		r = hv_cgroup_tree_count(*d, &n, reterr);
-		if (r < 0)
-			return r;
-		if (n > 0)
-			return hv_error_set(reterr, -EBUSY, "cgroup '%s' still has %u process%s",
-			                    *d, n, n == 1 ? "" : "es");
-	}
+			r = hv_cgroup_tree_count(*d, &n, reterr);
+			if (r < 0)
+				return r;
+			if (n > 0)
+				return hv_error_set(reterr, -EBUSY,
+				                    "cgroup '%s' still has %u process%s", *d, n,
+				                    n == 1 ? "" : "es");
+		}
 	for (const char **d = dirs; *d; d++) {
 		_cleanup_free_ char *parent = NULL;
 
-		r = tree_walk(*d, 0, rmdir_one, NULL, reterr);
-		if (r < 0)
-			return hv_error_prefix(reterr, r, "cannot remove zone cgroup '%s/%s'",
-			                       cg->prefix, cg->name);
+		/* Walk only where the zone made cgroups of its own. */
+		if (rmdir(*d) < 0 && errno != ENOENT) {
+			r = tree_walk(*d, 0, rmdir_one, NULL, reterr);
+			if (r < 0)
+				return hv_error_prefix(reterr, r,
+				                       "cannot remove zone cgroup '%s/%s'",
+				                       cg->prefix, cg->name);
+		}
 		/* The root's <prefix> node goes with its last zone (it is made again when needed).
 		 */
 		if (path_dirname(*d, &parent) >= 0)

@@ -68,6 +68,27 @@ int hv_cgroup_open_v2_fd(struct hv_cgroup *cg, struct hv_error **reterr);
 /* Move pid (and its threads) into every hierarchy of the zone. */
 int hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr);
 
+/*
+ * Joining from inside. A process that moves itself (one thread, written as
+ * "0" to a v1 "tasks" file) spares the kernel's global threadgroup lock,
+ * whose every taking waits for an RCU grace period (5-35 ms here); the
+ * kernel checks the credentials that opened the file, so the files are
+ * opened by the host side before clone and written by the new process,
+ * whatever namespaces it is already in. with_v2 adds the cgroup2 node,
+ * for a process that clone3(CLONE_INTO_CGROUP) could not put there.
+ */
+#define HV_CGROUP_JOIN_MAX 12
+struct hv_cgroup_join {
+	int fd[HV_CGROUP_JOIN_MAX];
+	const char *dir[HV_CGROUP_JOIN_MAX];
+	size_t n;
+};
+int hv_cgroup_join_prepare(struct hv_cgroup *cg, bool with_v2, struct hv_cgroup_join *ret,
+                           struct hv_error **reterr);
+/* In the process that joins, before it takes its own cgroup namespace. */
+int hv_cgroup_join(const struct hv_cgroup_join *j, struct hv_error **reterr);
+void hv_cgroup_join_done(struct hv_cgroup_join *j);
+
 /* Number of processes in the zone's cgroup (v2 node / pids controller). */
 int hv_cgroup_count_procs(struct hv_cgroup *cg, unsigned *ret, struct hv_error **reterr);
 

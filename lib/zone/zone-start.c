@@ -8,15 +8,16 @@
  *   2. clone3() the zone's first process into new user, mount, pid, net,
  *      uts and ipc namespaces, straight into the zone's cgroup2 node
  *      (CLONE_INTO_CGROUP), holding it by pidfd; it waits on a socket;
- *   3. write its id maps (zone ids 0..65535 are host ids base..base+65535),
- *      move it into the v1 controllers' cgroups (hybrid hosts), and make the
- *      zone root's mount, id-mapped into the new user namespace, so files
- *      that image authors own as 0 are the zone's root's and no chown of an
- *      image is ever needed;
+ *   3. write its id maps (zone ids 0..65535 are host ids base..base+65535)
+ *      and make the zone root's mount, id-mapped into the new user
+ *      namespace, so files that image authors own as 0 are the zone's
+ *      root's and no chown of an image is ever needed;
  *   4. pass it that mount, /native and the console over the socket and say go.
  *
- * The child then becomes root of its user namespace, takes its own cgroup
- * namespace (now that it sits in its cgroups), sets the hostname, builds
+ * The child then moves itself into the v1 controllers' cgroups (hybrid and
+ * v1 hosts) through "tasks" files we opened before clone3 (hv_cgroup_join:
+ * a move by the host side would wait for an RCU grace period), becomes root
+ * of its user namespace, takes its own cgroup namespace, sets the hostname, builds
  * the filesystem view (zone-mount.c), pivots into it, drops capabilities,
  * loads the seccomp filter and execs init as PID 1. Any failure before
  * exec is sent back as one error line, and the child exits; the socket is
@@ -144,7 +145,8 @@ zone_environment(const struct hv_zone_config *c)
 }
 
 _noreturn_ static void
-child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout, int sock)
+child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout,
+           const struct hv_cgroup_join *join, int sock)
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
 	struct hv_zone_fds fds = {-1, -1, -1};
@@ -164,6 +166,8 @@ child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout, int soc
 		child_fail(sock, r < 0 ? r : -EBADMSG, NULL);
 	/* root, console, console tree[, native] */
 	fds = (struct hv_zone_fds){got[0], r == 4 ? got[3] : -1, got[1], got[2]};
+	if ((r = hv_cgroup_join(join, &e)) < 0)
+		child_fail(sock, r, e);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		r = hv_error_set(&e, -errno, "cannot become root of the zone: %m");
 		child_fail(sock, r, e);
@@ -343,6 +347,7 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 	_cleanup_close_ int master = -EBADF, slave = -EBADF, cgfd = -EBADF, root = -EBADF,
 	                    native = -EBADF, pidfd = -EBADF;
 	int sock[2] = {-EBADF, -EBADF}, r;
+	struct hv_cgroup_join join = {.n = 0};
 	enum hv_cgroup_layout layout = hv_cgroup_layout(cg);
 	struct clone_args args = {
 	        .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
@@ -360,8 +365,12 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 	cgfd = hv_cgroup_open_v2_fd(cg, NULL);
 	if (cgfd < 0)
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
-		return hv_error_set(reterr, -errno, "socketpair: %m");
+	if ((r = hv_cgroup_join_prepare(cg, cgfd < 0, &join, reterr)) < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+		r = hv_error_set(reterr, -errno, "socketpair: %m");
+		goto fail;
+	}
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.cgroup = (uint64_t)cgfd;
 
@@ -372,13 +381,13 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 	}
 	if (pid == 0) {
 		close(sock[0]);
-		child_main(c, layout, sock[1]);
+		child_main(c, layout, &join, sock[1]);
 	}
 	sock[1] = safe_close(sock[1]);
+	hv_cgroup_join_done(&join);
 
 	if ((r = write_map(pid, "uid_map", c->uid_base, reterr)) < 0 ||
 	    (r = write_map(pid, "gid_map", c->uid_base, reterr)) < 0 ||
-	    (r = hv_cgroup_attach(cg, pid, reterr)) < 0 ||
 	    (r = make_trees(c, pid, &root, &native, reterr)) < 0)
 		goto kill;
 	{
@@ -412,6 +421,7 @@ kill:
 reap:
 	(void)waitpid(pid, NULL, 0);
 fail:
+	hv_cgroup_join_done(&join);
 	safe_close(sock[0]);
 	safe_close(sock[1]);
 	return r;

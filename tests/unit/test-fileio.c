@@ -87,4 +87,9 @@ TEST(mkdir_p_nested_and_existing)
 	ASSERT_TRUE(S_ISDIR(st.st_mode));
 	ASSERT_OK(write_file_atomic(f, "", 0, 0600));
 	ASSERT_ERR(mkdir_p(f, 0755), -ENOTDIR);
+	{
+		/* A file in the middle of the path. */
+		_cleanup_free_ char *under = tmp("file/a/b");
+		ASSERT_ERR(mkdir_p(under, 0755), -ENOTDIR);
+	}
 }
