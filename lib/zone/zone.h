@@ -121,3 +121,24 @@ int hv_zone_enter(const struct hv_zone_config *c, int init_pidfd, struct hv_erro
  * ret_home and ret_shell from the passwd entry (caller frees).
  */
 int hv_zone_become(const char *user, char **ret_home, char **ret_shell, struct hv_error **reterr);
+
+/*
+ * Administering zones from programs (zone-admin.c). hv_zone_boot starts
+ * the zone's zoneadmd (found beside the calling program) and returns when
+ * the zone runs or with zoneadmd's reason. The requests go to a running
+ * zone's zoneadmd and return when it is done: -ESRCH when the zone does
+ * not run (hv_zone_halt also stops a zone whose zoneadmd died).
+ */
+int hv_zone_boot(const char *uuid, struct hv_error **reterr);
+int hv_zone_halt(const char *uuid, struct hv_error **reterr);
+int hv_zone_shutdown(const char *uuid, bool reboot, unsigned timeout_s, struct hv_error **reterr);
+int hv_zone_reboot(const char *uuid, struct hv_error **reterr);
+/* Make a running zone apply its config's limits again. */
+int hv_zone_apply_config(const char *uuid, struct hv_error **reterr);
+/* Send cmd to the zone's zoneadmd and read its one-line answer. */
+int hv_zone_request(const char *uuid, const char *cmd, char *answer, size_t size);
+/* 1 when the zone's init runs (filling ret, nullable), else 0. */
+int hv_zone_running(const char *uuid, struct hv_zone_runtime *ret);
+/* Give the zone an id range and record it in its config; uninstall frees it (zone halted). */
+int hv_zone_install(const char *uuid, uint32_t *ret_base, struct hv_error **reterr);
+int hv_zone_uninstall(const char *uuid, struct hv_error **reterr);

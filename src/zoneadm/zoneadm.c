@@ -22,6 +22,7 @@
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/parse.h"
 #include "basic/path.h"
 #include "basic/root.h"
 #include "basic/strv.h"
@@ -40,152 +41,20 @@ fail(int r, struct hv_error *e)
 	return EXIT_FAILURE;
 }
 
-/* zoneadmd sits beside zoneadm when installed, in ../zoneadmd/ in a build tree. */
-static int
-find_zoneadmd(char **ret)
-{
-	static const char *const rel[] = {"zoneadmd", "../zoneadmd/zoneadmd"};
-	char self[PATH_MAX];
-	_cleanup_free_ char *dir = NULL;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	if (path_dirname(self, &dir) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < ELEMENTSOF(rel); i++) {
-		char *p;
-		if (path_join(dir, rel[i], &p) < 0)
-			return -ENOMEM;
-		if (access(p, X_OK) == 0) {
-			*ret = p;
-			return 0;
-		}
-		free(p);
-	}
-	return -ENOENT;
-}
-
 static int
 cmd_boot(void)
 {
-	_cleanup_free_ char *zoneadmd = NULL, *out = NULL;
 	_cleanup_hv_error_ struct hv_error *e = NULL;
-	struct hv_zone_config c = {0};
-	char fdarg[16];
-	int pipefd[2], r;
-	pid_t pid;
+	int r = hv_zone_boot(arg_uuid, &e);
 
-	/* Check what can be checked here, so the error comes back at once. */
-	r = hv_zone_config_load(arg_uuid, &c, &e);
-	hv_zone_config_done(&c);
-	if (r < 0)
-		return fail(r, e);
-	if ((r = find_zoneadmd(&zoneadmd)) < 0)
-		return fail(r, NULL);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return fail(-errno, NULL);
-
-	pid = fork();
-	if (pid < 0)
-		return fail(-errno, NULL);
-	if (pid == 0) {
-		/* Detach: a new session, reparented away from us, stdio on /dev/null. */
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-		    dup2(null, 2) < 0)
-			_exit(1);
-		if (fork() != 0)
-			_exit(0);
-		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[1]);
-		(void)fcntl(pipefd[1], F_SETFD, 0);
-		execl(zoneadmd, "zoneadmd", "-z", arg_uuid, "--notify-fd", fdarg, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	(void)waitpid(pid, NULL, 0);
-	r = read_full_fd(pipefd[0], 4096, &out, NULL);
-	close(pipefd[0]);
-	if (r < 0)
-		return fail(r, NULL);
-	if (startswith(out, "ok"))
-		return 0;
-	out[strcspn(out, "\n")] = 0;
-	log_error("%s", startswith(out, "error: ") ?: (*out ? out : "zoneadmd failed to start"));
-	return EXIT_FAILURE;
-}
-
-/* Ask zoneadmd; wait for its answer (it answers when the zone is down, or up again). */
-static int
-ask(const char *cmd, char *answer, size_t size)
-{
-	_cleanup_free_ char *path = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t n;
-	int r;
-
-	if ((r = hv_zone_runtime_path(arg_uuid, ".ctl", &path)) < 0)
-		return r;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return errno == ENOENT || errno == ECONNREFUSED ? -ESRCH : -errno;
-	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) < 0)
-		return -errno;
-	n = recv(fd, answer, size - 1, 0);
-	if (n < 0)
-		return -errno;
-	answer[n] = 0;
-	return 0;
-}
-
-/* No zoneadmd, but the zone may still run (its zoneadmd was killed): stop it by cgroup. */
-static int
-halt_orphan(void)
-{
-	_cleanup_hv_error_ struct hv_error *e = NULL;
-	struct hv_zone_config c = {0};
-	struct hv_zone_runtime rt;
-	struct hv_cgroup *cg = NULL;
-	int r, pidfd = -1;
-
-	if (hv_zone_runtime_load(arg_uuid, &rt, NULL) < 0 || hv_zone_init_pidfd(&rt, &pidfd) < 0) {
-		log_info("zone %s is not running", arg_uuid);
-		return 0;
-	}
-	close(pidfd);
-	r = hv_zone_config_load(arg_uuid, &c, &e);
-	if (r >= 0)
-		r = hv_cgroup_open(c.prefix, c.uuid, &cg, &e);
-	if (r >= 0)
-		r = hv_cgroup_kill_all(cg, &e);
-	for (int i = 0; r >= 0 && i < 500; i++) {
-		unsigned n = 1;
-		if (hv_cgroup_count_procs(cg, &n, NULL) < 0 || n == 0)
-			break;
-		usleep(10000);
-	}
-	if (r >= 0)
-		r = hv_cgroup_destroy(cg, &e);
-	hv_cgroup_free(cg);
-	hv_zone_config_done(&c);
-	if (r < 0)
-		return fail(r, e);
-	(void)hv_zone_runtime_remove(arg_uuid);
-	return 0;
+	return r < 0 ? fail(r, e) : 0;
 }
 
 static int
 cmd_stop(const char *verb, int argc, char *argv[])
 {
-	char cmd[64], answer[256];
-	unsigned timeout = 60;
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	uint32_t timeout = 60;
 	bool reboot = streq(verb, "reboot");
 	int c, r;
 
@@ -193,101 +62,45 @@ cmd_stop(const char *verb, int argc, char *argv[])
 	while ((c = getopt(argc, argv, "rt:")) != -1) {
 		if (c == 'r' && streq(verb, "shutdown"))
 			reboot = true;
-		else if (c == 't' && streq(verb, "shutdown"))
-			timeout = (unsigned)atoi(optarg);
+		else if (c == 't' && streq(verb, "shutdown") && safe_atou32(optarg, &timeout) >= 0)
+			continue;
 		else {
 			log_error("%s: unknown option (shutdown takes -r and -t SECONDS)", verb);
 			return EXIT_USAGE;
 		}
 	}
 	if (streq(verb, "halt"))
-		snprintf(cmd, sizeof(cmd), "halt");
+		r = hv_zone_halt(arg_uuid, &e);
 	else if (streq(verb, "shutdown"))
-		snprintf(cmd, sizeof(cmd), reboot ? "reboot %u" : "shutdown %u", timeout);
+		r = hv_zone_shutdown(arg_uuid, reboot, timeout, &e);
 	else
-		snprintf(cmd, sizeof(cmd), "reboot");
-	r = ask(cmd, answer, sizeof(answer));
+		r = hv_zone_reboot(arg_uuid, &e);
 	if (r == -ESRCH) {
-		if (streq(verb, "halt"))
-			return halt_orphan();
 		log_info("zone %s is not running", arg_uuid);
 		return 0; /* as SmartOS: stopping a stopped zone is not an error */
 	}
-	if (r < 0)
-		return fail(r, NULL);
-	if (!streq(answer, "ok")) {
-		log_error("zone %s: %s", arg_uuid, answer);
-		return EXIT_FAILURE;
-	}
-	return 0;
+	return r < 0 ? fail(r, e) : 0;
 }
 
 static int
 cmd_update(void)
 {
-	char answer[1024];
-	int r = ask("update", answer, sizeof(answer));
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	int r = hv_zone_apply_config(arg_uuid, &e);
 
 	if (r == -ESRCH) {
 		log_info("zone %s is not running: its config applies at boot", arg_uuid);
 		return 0;
 	}
-	if (r < 0)
-		return fail(r, NULL);
-	if (!streq(answer, "ok")) {
-		log_error("zone %s: %s", arg_uuid, startswith(answer, "error: ") ?: answer);
-		return EXIT_FAILURE;
-	}
-	return 0;
-}
-
-/* Write uid_base into (or out of) the zone's config. */
-static int
-set_uid_base(uint32_t base, struct hv_error **reterr)
-{
-	_cleanup_free_ char *rel = NULL, *path = NULL, *text = NULL;
-	json_auto_t *o = NULL;
-	int r;
-
-	if (asprintf(&rel, "/zones/%s/config/zone.json", arg_uuid) < 0 ||
-	    (r = hv_root_path(rel, &path)) < 0)
-		return -ENOMEM;
-	if ((r = hv_json_load_file(path, 1024 * 1024, &o, reterr)) < 0)
-		return r;
-	if (base)
-		json_object_set_new(o, "uid_base", json_integer(base));
-	else
-		json_object_del(o, "uid_base");
-	if (!(text = hv_json_dumps(o)))
-		return -ENOMEM;
-	r = write_file_atomic(path, text, strlen(text), 0644);
-	return r < 0 ? hv_error_set(reterr, r, "cannot write '%s': %m", path) : 0;
+	return r < 0 ? fail(r, e) : 0;
 }
 
 static int
 cmd_install(bool install)
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
-	struct hv_zone_config c = {0};
-	struct hv_zone_runtime rt;
-	uint32_t base = 0;
-	int r, pidfd;
+	int r = install ? hv_zone_install(arg_uuid, NULL, &e) : hv_zone_uninstall(arg_uuid, &e);
 
-	r = hv_zone_config_load(arg_uuid, &c, &e);
-	hv_zone_config_done(&c);
-	if (r < 0)
-		return fail(r, e);
-	if (!install && hv_zone_runtime_load(arg_uuid, &rt, NULL) >= 0 &&
-	    hv_zone_init_pidfd(&rt, &pidfd) >= 0) {
-		close(pidfd);
-		log_error("zone %s is running; halt it first", arg_uuid);
-		return EXIT_FAILURE;
-	}
-	r = install ? hv_zone_ids_allocate(arg_uuid, &base, &e) : hv_zone_ids_free(arg_uuid, &e);
-	if (r >= 0)
-		r = set_uid_base(base, &e);
-	if (r < 0 && install)
-		(void)hv_zone_ids_free(arg_uuid, NULL);
 	return r < 0 ? fail(r, e) : 0;
 }
 

@@ -718,10 +718,9 @@ main(int argc, char *argv[])
 	notify("ok\n");
 	drop_startup_text();
 	r = loop(&d);
-	if (d.rt.state == HV_ZONE_INSTALLED) {
-		(void)hv_zone_runtime_remove(arg_uuid);
+	/* A zone that went down keeps its record: state installed, how init ended. */
+	if (d.rt.state == HV_ZONE_INSTALLED)
 		remove_sockets(arg_uuid);
-	}
 	hv_cgroup_free(d.cg);
 	hv_zone_config_done(&d.c);
 	return r < 0 ? 1 : 0;
