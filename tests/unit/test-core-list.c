@@ -448,6 +448,53 @@ TEST(filter_needs_table_keys)
 	ASSERT_STREQ(m, "Invalid filter key: \"customer_metadata\"");
 }
 
+TEST(scalar_text_and_list_field_key)
+{
+	const char *vals = "[\"s\", -3, 1.5, 100.0, 0.1, 1e21, true, false, null, [1], {}]";
+	const char *want[] = {"s", "-3", "1.5", "100", "0.1", "1e+21", "true", "false"};
+	json_t *a = load(vals), *kvm = load("{\"brand\": \"kvm\", \"max_physical_memory\": 1}");
+	json_t *lx = load("{\"brand\": \"lx\", \"max_physical_memory\": 1}");
+	json_t *bare = load("{\"brand\": \"lx\", \"ram\": 1}");
+	char buf[HV_VM_TEXT_MAX];
+
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (i < 8)
+			ASSERT_STREQ(hv_vm_scalar_text(json_array_get(a, i), buf), want[i]);
+		else
+			ASSERT_TRUE(hv_vm_scalar_text(json_array_get(a, i), buf) == NULL);
+	ASSERT_STREQ(hv_vm_list_field_key(kvm, "ram"), "ram");
+	ASSERT_STREQ(hv_vm_list_field_key(lx, "ram"), "max_physical_memory");
+	ASSERT_STREQ(hv_vm_list_field_key(bare, "ram"), "ram");
+	ASSERT_STREQ(hv_vm_list_field_key(lx, "alias"), "alias");
+	json_decref(a);
+	json_decref(kvm);
+	json_decref(lx);
+	json_decref(bare);
+}
+
+static bool
+count_value(const json_t *v, void *userdata)
+{
+	(*(size_t *)userdata)++;
+	return false;
+}
+
+TEST(key_any_visits_every_element)
+{
+	json_t *vms = load(fixture), *vm = json_array_get(vms, 1);
+	size_t n = 0;
+
+	ASSERT_FALSE(hv_vm_key_any(vm, "nics.*.ips", count_value, &n));
+	ASSERT_EQ(n, 2);
+	n = 0;
+	ASSERT_FALSE(hv_vm_key_any(vm, "nics.*.ips.*", count_value, &n));
+	ASSERT_EQ(n, 3);
+	n = 0;
+	ASSERT_FALSE(hv_vm_key_any(vm, "nics.*.nope", count_value, &n));
+	ASSERT_EQ(n, 0);
+	json_decref(vms);
+}
+
 static char *
 compact(const json_t *j)
 {
