@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/config.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/path.h"
@@ -296,4 +297,34 @@ hv_zone_uninstall(const char *uuid, struct hv_error **reterr)
 	if (r >= 0)
 		r = set_uid_base(uuid, 0, reterr);
 	return r;
+}
+
+int
+hv_zone_cleanup(const char *uuid, struct hv_error **reterr)
+{
+	static const char *const suffixes[] = {".json", ".ctl", ".console", ".lock"};
+	_cleanup_free_ char *prefix = NULL;
+	struct hv_cgroup *cg = NULL;
+	int r;
+
+	if (hv_zone_running(uuid, NULL) > 0)
+		return hv_error_set(reterr, -EBUSY, "zone %s is running; halt it first", uuid);
+	/* Make every hierarchy's node (some may be missing), then remove them all. */
+	r = hv_node_prefix(false, &prefix, NULL);
+	if (r >= 0 && prefix) {
+		r = hv_cgroup_create(prefix, uuid, &cg, reterr);
+		if (r >= 0)
+			r = hv_cgroup_destroy(cg, reterr);
+		hv_cgroup_free(cg);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (hv_zone_runtime_path(uuid, suffixes[i], &p) >= 0 && unlink(p) < 0 &&
+		    errno != ENOENT)
+			return hv_error_set(reterr, -errno, "cannot remove '%s': %m", p);
+	}
+	return 0;
 }

@@ -69,6 +69,7 @@ struct hv_zone_runtime {
 	uint64_t boot_timestamp; /* seconds */
 	int exit_status;         /* of the last init: exit code, 128+signal, or -1 unknown */
 	uint64_t exit_timestamp;
+	uint64_t zoneid; /* this boot's id: the zone's cgroup id, as BPF sees it (0: none) */
 };
 
 int hv_zone_runtime_path(const char *uuid, const char *suffix, char **ret);
@@ -142,3 +143,8 @@ int hv_zone_running(const char *uuid, struct hv_zone_runtime *ret);
 /* Give the zone an id range and record it in its config; uninstall frees it (zone halted). */
 int hv_zone_install(const char *uuid, uint32_t *ret_base, struct hv_error **reterr);
 int hv_zone_uninstall(const char *uuid, struct hv_error **reterr);
+/*
+ * Remove what a stopped zone left on the host: its cgroups and its run
+ * files. -EBUSY while it runs.
+ */
+int hv_zone_cleanup(const char *uuid, struct hv_error **reterr);

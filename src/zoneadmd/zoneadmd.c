@@ -272,6 +272,7 @@ boot(struct daemon *d, struct hv_error **reterr)
 	d->rt.init_pid = z.pid;
 	(void)hv_proc_starttime(z.pid, &d->rt.init_starttime);
 	d->rt.boot_timestamp = (uint64_t)time(NULL);
+	d->rt.zoneid = hv_cgroup_id(d->cg);
 	(void)set_state(d, HV_ZONE_RUNNING);
 	return 0;
 }
@@ -344,6 +345,7 @@ cleanup_down(struct daemon *d)
 	d->pidfd = safe_close(d->pidfd);
 	d->console = safe_close(d->console);
 	d->rt.init_pid = 0;
+	d->rt.zoneid = 0;
 	(void)set_state(d, HV_ZONE_INSTALLED);
 }
 
