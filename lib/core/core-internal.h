@@ -43,3 +43,6 @@ int vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **
 
 /* core-create.c */
 int vm_purge(const char *uuid, struct hv_error **reterr);
+
+/* core-send.c: put back the old root of an interrupted reprovision */
+int vm_reprovision_recover(const char *uuid, struct hv_error **reterr);

@@ -231,6 +231,14 @@ recover_one(const char *uuid, struct hv_error **reterr)
 		hv_vm_notify(uuid);
 		return 0;
 	}
+	if (streq(op, "reprovision")) {
+		r = vm_reprovision_recover(uuid, reterr);
+		if (r < 0)
+			return hv_error_prefix(reterr, r, "VM %s: cannot undo an interrupted %s",
+			                       uuid, op);
+		hv_vm_notify(uuid);
+		return 0;
+	}
 	return hv_error_set(reterr, -EBADMSG, "VM %s: interrupted operation '%s' is unknown", uuid,
 	                    op);
 }

@@ -64,6 +64,16 @@ int hv_vm_snapshot_rollback(const char *uuid, const char *name, struct hv_error 
 int hv_vm_snapshot_delete(const char *uuid, const char *name, struct hv_error **reterr);
 
 /*
+ * send: stop the VM and write it (record and dataset) to fd; receive: make
+ * the VM a stream describes (left stopped, with an id range of this node).
+ */
+int hv_vm_send(const char *uuid, int fd, struct hv_error **reterr);
+int hv_vm_receive(int fd, char ret_uuid[static UUID_STRING_LEN + 1], struct hv_error **reterr);
+
+/* A fresh root from the payload's image_uuid; record and config are kept. */
+int hv_vm_reprovision(const char *uuid, const json_t *payload, struct hv_error **reterr);
+
+/*
  * Finish or undo what interrupted operations left (a create killed half
  * way is undone, a delete is finished). Every vmadm command and vmadmd's
  * start run it; it touches only VMs whose operation's owner is gone.

@@ -6,6 +6,7 @@
  * SmartOS, an unknown or misspelt property is an error, not a warning.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -494,6 +495,82 @@ cmd_info(int argc, char *argv[])
 	return EXIT_FAILURE;
 }
 
+static int
+cmd_send(int argc, char *argv[])
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	const char *uuid;
+	int r;
+
+	opts_reset();
+	if ((r = want_uuid("send", argc, argv, &uuid)) != 0 ||
+	    (r = no_more_args("send", argc, argv)) != 0)
+		return r;
+	if (isatty(STDOUT_FILENO))
+		return usage_error("send: standard output is a terminal; pipe it "
+		                   "(vmadm send UUID | ssh host vmadm receive)");
+	r = hv_vm_send(uuid, STDOUT_FILENO, &e);
+	if (r < 0)
+		return fail(r, e);
+	log_info("Successfully sent VM %s", uuid);
+	return 0;
+}
+
+static int
+cmd_receive(int argc, char *argv[])
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	const char *file = NULL;
+	char uuid[UUID_STRING_LEN + 1];
+	int c, r;
+
+	opts_reset();
+	while ((c = getopt(argc, argv, "f:")) != -1) {
+		if (c != 'f')
+			return usage_error("usage: vmadm receive [-f FILE]");
+		file = optarg;
+	}
+	if ((r = no_more_args("receive", argc, argv)) != 0)
+		return r;
+	if (file && !streq(file, "-")) {
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail(-errno, NULL);
+	} else if (isatty(STDIN_FILENO))
+		return usage_error("receive: standard input is a terminal; pipe a stream in");
+	r = hv_vm_receive(fd >= 0 ? fd : STDIN_FILENO, uuid, &e);
+	if (r < 0)
+		return fail(r, e);
+	log_info("Successfully received VM %s", uuid);
+	return 0;
+}
+
+static int
+cmd_reprovision(int argc, char *argv[])
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	json_auto_t *payload = NULL;
+	const char *uuid, *file = NULL;
+	int r;
+
+	opts_reset();
+	if ((r = want_uuid("reprovision", argc, argv, &uuid)) != 0)
+		return r;
+	if (optind + 1 < argc && streq(argv[optind], "-f")) {
+		file = argv[optind + 1];
+		optind += 2;
+	}
+	if ((r = no_more_args("reprovision", argc, argv)) != 0 ||
+	    (r = read_payload(file, &payload)) != 0)
+		return r;
+	r = hv_vm_reprovision(uuid, payload, &e);
+	if (r < 0)
+		return fail(r, e);
+	log_info("Successfully reprovisioned VM %s", uuid);
+	return 0;
+}
+
 static const char usage_text[] =
         "Usage: vmadm <command> [options]\n"
         "\n"
@@ -509,7 +586,10 @@ static const char usage_text[] =
         "  list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]\n"
         "  lookup [-j|-1] [-o field,...] [field=value ...]\n"
         "  reboot <uuid> [-F]\n"
+        "  receive [-f <filename>]\n"
+        "  reprovision <uuid> [-f <filename>]\n"
         "  rollback-snapshot <uuid> <snapname>\n"
+        "  send <uuid>\n"
         "  start <uuid>\n"
         "  stop <uuid> [-F] [-t timeout]\n"
         "  update <uuid> [-f <filename>]\n"
@@ -517,17 +597,15 @@ static const char usage_text[] =
         "  validate create [-f <filename>]\n"
         "  validate update <brand> [-f <filename>]\n"
         "\n"
-        "Aliases: boot=start, halt=stop, destroy=delete, json=get.\n"
+        "Aliases: boot=start, halt=stop, destroy=delete, json=get, recv=receive.\n"
         "Properties: vmadm-properties(7). Unknown properties are errors.\n";
 
 static const struct {
 	const char *name;
 	const char *alias_of;
 } aliases[] = {
-        {"boot", "start"},
-        {"halt", "stop"},
-        {"destroy", "delete"},
-        {"json", "get"},
+        {"boot", "start"}, {"halt", "stop"},    {"destroy", "delete"},
+        {"json", "get"},   {"recv", "receive"},
 };
 
 static int
@@ -564,6 +642,12 @@ dispatch(const char *cmd, int argc, char *argv[])
 		return cmd_info(argc, argv);
 	if (streq(cmd, "events"))
 		return cmd_events(argc, argv);
+	if (streq(cmd, "send"))
+		return cmd_send(argc, argv);
+	if (streq(cmd, "receive"))
+		return cmd_receive(argc, argv);
+	if (streq(cmd, "reprovision"))
+		return cmd_reprovision(argc, argv);
 	log_error("Invalid command: \"%s\".", cmd);
 	return EXIT_USAGE;
 }

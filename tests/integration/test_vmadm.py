@@ -457,3 +457,69 @@ def test_vmadmd_events_autoboot_and_exit_status(node):
         time.sleep(0.1)
     assert node.get(w)["state"] == "running" and node.get(u)["state"] == "running"
     assert node.get(v)["state"] == "stopped"  # autoboot false stays down
+
+
+def test_send_receive_round_trip_to_another_root(node):
+    from conftest import Root
+    import tempfile
+    u = node.create(alias="traveller", max_physical_memory=96)
+    node.login(u, "echo payload > /root/data")
+    other = Root(tempfile.mkdtemp(prefix="sable-it-"))
+    other.write_config("zone_uid_base=1500000000\n")
+    pool2 = make_pool(other, "btrfs", size="2G")
+    try:
+        send = subprocess.Popen([program("vmadm"), "send", u], env=node.root.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        recv = subprocess.run([program("vmadm"), "receive"], env=other.env, stdin=send.stdout,
+                              capture_output=True, text=True)
+        send.stdout.close()
+        assert send.wait() == 0, send.stderr.read()
+        assert recv.returncode == 0, recv.stderr
+        assert recv.stderr == f"Successfully received VM {u}\n"
+        assert node.get(u)["state"] == "stopped"  # send stops the VM, as SmartOS
+        got = json.loads(subprocess.run([program("vmadm"), "get", u], env=other.env,
+                                        capture_output=True, text=True, check=True).stdout)
+        assert got["alias"] == "traveller" and got["max_physical_memory"] == 96
+        assert got["state"] == "stopped" and got["zonepath"] == other.file(f"zones/{u}")
+        p = subprocess.run([program("vmadm"), "start", u], env=other.env, capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+        assert other.run("zlogin", u, "cat /root/data").stdout == "payload\n"
+        # The same VM twice on one node: refused, the first untouched.
+        again = subprocess.run([program("vmadm"), "send", u], env=node.root.env,
+                               capture_output=True)
+        p = subprocess.run([program("vmadm"), "receive"], env=other.env, input=again.stdout,
+                           capture_output=True)
+        assert p.returncode == 1 and b"already exists" in p.stderr
+        subprocess.run([program("vmadm"), "delete", u], env=other.env, check=True,
+                       capture_output=True)
+        # A stream cut short leaves nothing behind.
+        p = subprocess.run([program("vmadm"), "receive"], env=other.env,
+                           input=again.stdout[:len(again.stdout) // 2], capture_output=True)
+        assert p.returncode == 1, p.stderr
+        out = other.run("pooladm", "list", "-H", "-o", "name").stdout.split()
+        assert out == ["zones"], out
+        assert not os.listdir(other.file("var/lib/sable/vm-intents"))
+    finally:
+        drop_pool(pool2)
+        shutil.rmtree(other.path, ignore_errors=True)
+
+
+def test_reprovision_gives_a_fresh_root_and_keeps_the_config(node):
+    u = node.create(alias="keep-me")
+    node.login(u, "echo old > /root/data")
+    node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE}))
+    vm = node.get(u)
+    assert vm["alias"] == "keep-me" and vm["state"] == "running"
+    assert node.login(u, "cat /root/data", check=False).returncode != 0
+    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE, "ram": 5}),
+                   check=False)
+    assert p.returncode == 1 and "ram" in p.stderr
+    # Killed half way: the next vmadm puts the old root back.
+    node.login(u, "echo again > /root/data")
+    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE}),
+                   env={"SABLE_FAULT_KILL": "vm-reprovision:clone"}, check=False)
+    assert p.returncode == -signal.SIGKILL
+    node.vmadm("start", u)
+    assert node.login(u, "cat /root/data").stdout == "again\n"
+    assert node.datasets() == [f"zones/{u}"]
