@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "basic/parse.h"
 #include "basic/strv.h"
@@ -131,7 +132,8 @@ describe(const json_t *v, char buf[static QUOTE_MAX + 8])
 	case JSON_OBJECT:
 		return "an object";
 	case JSON_ARRAY:
-		return "an array";
+		snprintf(buf, QUOTE_MAX + 8, "an array of %zu", json_array_size(v));
+		return buf;
 	}
 	return "something else";
 }
@@ -926,34 +928,51 @@ check_disk(struct ctx *c, const char *path, const json_t *o)
 		missing(c, path, "size", " (a new disk without image_uuid needs its size)");
 }
 
+static bool
+truthy(const json_t *v)
+{
+	return json_is_true(v) || (json_is_string(v) && streq(json_string_value(v), "true"));
+}
+
+static bool
+same_key(const struct hv_prop *p, const char *a, const char *b)
+{
+	if (!a || !b)
+		return false;
+	return streq(p->key, "mac") ? strcasecmp(a, b) == 0 : streq(a, b);
+}
+
+/* Whether an element before i has the key k. */
+static bool
+key_seen(const struct hv_prop *p, const json_t *v, size_t i, const char *k)
+{
+	for (size_t j = 0; j < i; j++)
+		if (same_key(p, k,
+		             json_string_value(json_object_get(json_array_get(v, j), p->key))))
+			return true;
+	return false;
+}
+
 /* Each element's key at most once, and at most one primary NIC. */
 static void
 check_unique(struct ctx *c, const char *path, const struct hv_prop *p, const json_t *v)
 {
 	size_t n = json_array_size(v), primaries = 0;
+	char q[QUOTE_MAX + 8];
 
 	for (size_t i = 0; i < n && !full(c); i++) {
 		const json_t *e = json_array_get(v, i);
 		const char *k = json_string_value(json_object_get(e, p->key));
+		bool primary = streq(p->name, "nics") && truthy(json_object_get(e, "primary"));
+		_cleanup_free_ char *ep = path_index(c, path, i), *pp = NULL, *kp = NULL;
 
-		if (streq(p->name, "nics") && json_is_true(json_object_get(e, "primary")) &&
-		    primaries++) {
-			_cleanup_free_ char *ep = path_index(c, path, i), *pp = NULL;
-			if (ep && (pp = path_join(c, ep, "primary")))
-				problem(c, &c->r->bad_values, pp, "%s: only one NIC may be primary",
-				        pp);
-		}
-		for (size_t j = 0; k && j < i; j++)
-			if (streq_ptr(k, json_string_value(
-			                         json_object_get(json_array_get(v, j), p->key)))) {
-				_cleanup_free_ char *ep = path_index(c, path, i), *kp = NULL;
-				char q[QUOTE_MAX + 8];
-				if (ep && (kp = path_join(c, ep, p->key)))
-					problem(c, &c->r->bad_values, kp,
-					        "%s: %s %s is given twice", kp, p->key,
-					        quote(k, q));
-				break;
-			}
+		if (!ep)
+			return;
+		if (primary && primaries++ && (pp = path_join(c, ep, "primary")))
+			problem(c, &c->r->bad_values, pp, "%s: only one NIC may be primary", pp);
+		if (k && key_seen(p, v, i, k) && (kp = path_join(c, ep, p->key)))
+			problem(c, &c->r->bad_values, kp, "%s: %s %s is given twice", kp, p->key,
+			        quote(k, q));
 	}
 }
 
@@ -1111,7 +1130,8 @@ check_top(struct ctx *c, const char *name, const json_t *v)
 	if (!p && (p = update_form(name, &verb)))
 		return check_update_form(c, name, verb, p, v);
 	if (!p) {
-		hint = nested_hint(name, buf, sizeof(buf));
+		hint = c->action == HV_VM_ACTION_UPDATE ? nested_hint(name, buf, sizeof(buf))
+		                                        : NULL;
 		return unknown(c, name, name, NULL, hint);
 	}
 	if (streq(name, "brand") && c->action == HV_VM_ACTION_CREATE)
@@ -1284,141 +1304,4 @@ hv_vm_validate(enum hv_vm_action action, const char *brand, const json_t *payloa
 	r = finish(&c, reterr);
 	hv_vm_report_done(&local);
 	return r;
-}
-
-/* ---- suggestions ---- */
-
-/* The update forms of the map and array properties (§1.5). */
-static const struct {
-	const char *name, *target;
-} update_forms[] = {
-        {"add_disks", "disks"},
-        {"add_filesystems", "filesystems"},
-        {"add_nics", "nics"},
-        {"add_pci_devices", "pci_devices"},
-        {"remove_customer_metadata", "customer_metadata"},
-        {"remove_disks", "disks"},
-        {"remove_filesystems", "filesystems"},
-        {"remove_internal_metadata", "internal_metadata"},
-        {"remove_nics", "nics"},
-        {"remove_pci_devices", "pci_devices"},
-        {"remove_routes", "routes"},
-        {"remove_tags", "tags"},
-        {"set_customer_metadata", "customer_metadata"},
-        {"set_internal_metadata", "internal_metadata"},
-        {"set_routes", "routes"},
-        {"set_tags", "tags"},
-        {"update_disks", "disks"},
-        {"update_filesystems", "filesystems"},
-        {"update_nics", "nics"},
-        {"update_pci_devices", "pci_devices"},
-};
-
-#define SUGGEST_MAX_LEN 64
-
-/*
- * Optimal string alignment distance (Levenshtein plus adjacent
- * transpositions), case-insensitive, giving up above limit.
- */
-static unsigned
-edit_distance(const char *a, const char *b, unsigned limit)
-{
-	unsigned rows[3][SUGGEST_MAX_LEN + 1];
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
-
-	if (la > SUGGEST_MAX_LEN || lb > SUGGEST_MAX_LEN)
-		return limit + 1;
-	if ((la > lb ? la - lb : lb - la) > limit)
-		return limit + 1;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned best;
-
-		cur[0] = (unsigned)i;
-		best = cur[0];
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned ca = (unsigned char)tolower((unsigned char)a[i - 1]);
-			unsigned cb = (unsigned char)tolower((unsigned char)b[j - 1]);
-			unsigned d = MIN(prev[j] + 1, cur[j - 1] + 1);
-
-			d = MIN(d, prev[j - 1] + (ca != cb));
-			if (i > 1 && j > 1 && ca == (unsigned)tolower((unsigned char)b[j - 2]) &&
-			    cb == (unsigned)tolower((unsigned char)a[i - 2]))
-				d = MIN(d, prev2[j - 2] + 1);
-			cur[j] = d;
-			best = MIN(best, d);
-		}
-		if (best > limit)
-			return limit + 1;
-		unsigned *t = prev2;
-		prev2 = prev;
-		prev = cur;
-		cur = t;
-	}
-	return prev[lb];
-}
-
-static bool
-candidate_ok(const struct hv_prop *p, unsigned brand_bit, unsigned action_flag)
-{
-	if (p->flags & (HV_PROP_ALIAS | HV_PROP_RO))
-		return false;
-	if (brand_bit && !(p->brands & brand_bit))
-		return false;
-	return !action_flag || (p->flags & action_flag);
-}
-
-static void
-consider(const char *name, const char *cand, unsigned limit, const char **best, unsigned *best_d)
-{
-	unsigned d = edit_distance(name, cand, limit);
-
-	if (d <= limit && d < *best_d && !streq(name, cand)) {
-		*best = cand;
-		*best_d = d;
-	}
-}
-
-const char *
-hv_vm_prop_suggest(const char *name, const struct hv_prop *array, unsigned brand_bit,
-                   unsigned action_flag)
-{
-	size_t n_props, len;
-	const struct hv_prop *props = hv_vm_props(&n_props);
-	const char *best = NULL;
-	unsigned best_d = UINT32_MAX, limit;
-
-	if (!name)
-		return NULL;
-	len = strlen(name);
-	limit = (unsigned)MIN(len / 3, (size_t)3);
-	if (limit == 0 || len > SUGGEST_MAX_LEN)
-		return NULL;
-
-	if (array) {
-		for (size_t i = 0; i < array->n_members; i++)
-			if (candidate_ok(&array->members[i], brand_bit, action_flag))
-				consider(name, array->members[i].name, limit, &best, &best_d);
-		return best;
-	}
-	for (size_t i = 0; i < n_props; i++) {
-		/* In an update, maps and arrays are changed through their update forms only. */
-		if (action_flag == HV_PROP_U &&
-		    (props[i].type == HV_PROP_MAP || props[i].type == HV_PROP_ROUTES ||
-		     props[i].type == HV_PROP_ARRAY))
-			continue;
-		if (candidate_ok(&props[i], brand_bit, action_flag))
-			consider(name, props[i].name, limit, &best, &best_d);
-	}
-	if (action_flag != HV_PROP_U)
-		return best;
-	for (size_t i = 0; i < ELEMENTSOF(update_forms); i++) {
-		const struct hv_prop *t = hv_vm_prop_find(update_forms[i].target);
-
-		if (t && candidate_ok(t, brand_bit, HV_PROP_U))
-			consider(name, update_forms[i].name, limit, &best, &best_d);
-	}
-	return best;
 }
