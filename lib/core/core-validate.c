@@ -121,7 +121,10 @@ describe(const json_t *v, char buf[static QUOTE_MAX + 8])
 		snprintf(buf, QUOTE_MAX + 8, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return buf;
 	case JSON_REAL:
-		snprintf(buf, QUOTE_MAX + 8, "%g", json_real_value(v));
+		/* 256.0 must not read as 256 next to "expected an integer". */
+		snprintf(buf, QUOTE_MAX + 8, "%.15g", json_real_value(v));
+		if (!strpbrk(buf, ".eEni"))
+			strcat(buf, ".0");
 		return buf;
 	case JSON_TRUE:
 		return "true";
@@ -1103,6 +1106,7 @@ nested_hint(const char *name, char *buf, size_t size)
 	size_t l = strcspn(name, ".");
 	char head[64];
 	const struct hv_prop *p;
+	const char *last;
 
 	if (!name[l] || l >= sizeof(head))
 		return NULL;
@@ -1111,7 +1115,13 @@ nested_hint(const char *name, char *buf, size_t size)
 	p = hv_vm_prop_find(head);
 	if (!p)
 		return NULL;
-	if (p->type == HV_PROP_ARRAY)
+	last = strrchr(name, '.') + 1;
+	if (p->type == HV_PROP_ARRAY && p->key && streq(last, p->key))
+		snprintf(buf, size,
+		         " (an element's %s cannot change: add a new one with add_%s and "
+		         "remove the old one with remove_%s)",
+		         p->key, head, head);
+	else if (p->type == HV_PROP_ARRAY)
 		snprintf(buf, size, " (to change one of %s, use update_%s)", head, head);
 	else if (p->type == HV_PROP_MAP || p->type == HV_PROP_ROUTES)
 		snprintf(buf, size, " (to change one of %s, use set_%s)", head, head);
@@ -1125,7 +1135,7 @@ check_top(struct ctx *c, const char *name, const json_t *v)
 {
 	const struct hv_prop *p = hv_vm_prop_find(name);
 	const char *verb = NULL, *hint;
-	char buf[160];
+	char buf[200];
 
 	if (!p && (p = update_form(name, &verb)))
 		return check_update_form(c, name, verb, p, v);

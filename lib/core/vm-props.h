@@ -69,7 +69,7 @@ enum {
 	HV_PROP_RO = 1u << 3,   /* computed: shown by get and list, never accepted */
 	HV_PROP_HIDE_FALSE = 1u << 4,  /* left out of get when false */
 	HV_PROP_ALIAS = 1u << 5,       /* a deprecated input name for alias_of */
-	HV_PROP_NULL_CLEARS = 1u << 6, /* a JSON null in an update removes it */
+	HV_PROP_NULL_CLEARS = 1u << 6, /* null (or "" for an INT) in an update removes it */
 	HV_PROP_STORED = 1u << 7,      /* computed but kept in the record (create_timestamp, ...) */
 	HV_PROP_AS_STRING = 1u << 8,   /* a LIST kept as one comma-separated string */
 };
@@ -121,7 +121,7 @@ struct hv_prop {
 	const char *name;
 	enum hv_prop_type type;
 	unsigned brands;   /* HV_BRANDS_* where the property applies */
-	unsigned required; /* brands for which a create payload must have it */
+	unsigned required; /* brands for which a create payload (or a new element) must have it */
 	unsigned flags;
 	/* INT: the bounds; STRING: max bytes; LIST, MAP, ROUTES, ARRAY: max elements */
 	int64_t min, max;
@@ -172,7 +172,11 @@ json_t *hv_vm_report_to_json(const struct hv_vm_report *r);
  * Check a payload for action. Create: the brand comes from the payload
  * (brand is NULL); update: brand is the VM's. Every problem is collected
  * (unknown names come with the closest valid one: "unknown property
- * 'max_physical_memroy' (did you mean 'max_physical_memory'?)"). Returns 0
+ * 'max_physical_memroy' (did you mean 'max_physical_memory'?)"), up to
+ * HV_VM_MAX_PROBLEMS. A brand Sable does not run (or none at create) stops
+ * the check there, with bad_brand set ("joyent" when none was given, which
+ * is what SmartOS would have used). ret (nullable) is overwritten: call
+ * hv_vm_report_done() on it afterwards, whatever the result. Returns 0
  * when valid; -EINVAL when not, with reterr holding the first message and
  * its path; another -errno on failure.
  */
