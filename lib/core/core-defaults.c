@@ -65,16 +65,16 @@ normalize_list(const struct hv_prop *p, const json_t *v)
 	}
 	if (!json_is_string(v))
 		return json_deep_copy(v);
-	a = json_array();
-	if (!a)
-		return NULL;
 	if (!*json_string_value(v))
-		return a;
+		return json_array();
 	if (strv_split(json_string_value(v), ',', &parts) < 0)
-		return json_decref(a), NULL;
+		return NULL;
+	a = json_array();
 	STRV_FOREACH (s, parts)
-		if (json_array_append_new(a, json_string(*s)) < 0)
-			return json_decref(a), NULL;
+		if (!a || json_array_append_new(a, json_string(*s)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
 	return a;
 }
 
@@ -88,8 +88,10 @@ normalize_array(const struct hv_prop *p, const json_t *v)
 	if (!a)
 		return NULL;
 	json_array_foreach (a, i, e)
-		if (json_is_object(e) && hv_vm_element_normalize(p, e) < 0)
-			return json_decref(a), NULL;
+		if (json_is_object(e) && hv_vm_element_normalize(p, e) < 0) {
+			json_decref(a);
+			return NULL;
+		}
 	return a;
 }
 

@@ -522,25 +522,16 @@ value_listed(const char *values, const char *s)
 static void
 values_text(const char *values, char *buf, size_t size)
 {
-	size_t l;
+	size_t o = (size_t)snprintf(buf, size, "one of ");
 
-	snprintf(buf, size, "one of %s", values);
-	for (l = 0; buf[l]; l++)
-		if (buf[l] == '|')
-			buf[l] = ',';
-	/* Make room for the spaces: rewrite with ", ". */
-	{
-		char tmp[512];
-		size_t o = 0;
-
-		for (l = 0; buf[l] && o + 3 < sizeof(tmp); l++) {
-			tmp[o++] = buf[l];
-			if (buf[l] == ',')
-				tmp[o++] = ' ';
-		}
-		tmp[o] = 0;
-		snprintf(buf, size, "%s", tmp);
+	for (const char *v = values; *v && o + 3 < size; v++) {
+		if (*v == '|') {
+			buf[o++] = ',';
+			buf[o++] = ' ';
+		} else
+			buf[o++] = *v;
 	}
+	buf[o] = 0;
 }
 
 /* ---- values ---- */
@@ -560,16 +551,20 @@ check_string(struct ctx *c, const char *path, const struct hv_prop *p, const jso
 	const char *s;
 	char what[512];
 
-	if (!json_is_string(v))
-		return bad_value(c, path, "a string", v);
+	if (!json_is_string(v)) {
+		bad_value(c, path, "a string", v);
+		return;
+	}
 	s = json_string_value(v);
 	if (p->max > 0 && strlen(s) > (size_t)p->max) {
 		snprintf(what, sizeof(what), "a string of at most %" PRId64 " bytes", p->max);
-		return bad_value(c, path, what, v);
+		bad_value(c, path, what, v);
+		return;
 	}
 	if (p->values && !value_listed(p->values, s)) {
 		values_text(p->values, what, sizeof(what));
-		return bad_value(c, path, what, v);
+		bad_value(c, path, what, v);
+		return;
 	}
 	if (!format_ok(p->format, s))
 		bad_value(c, path, hv_prop_format_to_string(p->format), v);
@@ -593,8 +588,10 @@ check_int(struct ctx *c, const char *path, const struct hv_prop *p, const json_t
 	int64_t n;
 
 	snprintf(what, sizeof(what), "an integer from %" PRId64 " to %" PRId64, p->min, p->max);
-	if (!int_of(v, &n) || n < p->min || n > p->max)
-		return bad_value(c, path, what, v);
+	if (!int_of(v, &n) || n < p->min || n > p->max) {
+		bad_value(c, path, what, v);
+		return;
+	}
 	if (p->format == HV_PROP_FMT_POW2 && (n & (n - 1)) != 0) {
 		snprintf(what, sizeof(what), "a power of two from %" PRId64 " to %" PRId64, p->min,
 		         p->max);
@@ -653,14 +650,18 @@ check_list(struct ctx *c, const char *path, const struct hv_prop *p, const json_
 		/* One comma-separated string; "" is the empty list. */
 		if (!*s)
 			return;
-		if (strlen(s) > (size_t)p->max * HV_VM_MAX_STRING)
-			return bad_value(c, path, what, v);
+		if (strlen(s) > (size_t)p->max * HV_VM_MAX_STRING) {
+			bad_value(c, path, what, v);
+			return;
+		}
 		if (strv_split(s, ',', &parts) < 0) {
 			c->error = -ENOMEM;
 			return;
 		}
-		if (strv_length(parts) > (size_t)p->max)
-			return bad_value(c, path, what, v);
+		if (strv_length(parts) > (size_t)p->max) {
+			bad_value(c, path, what, v);
+			return;
+		}
 		for (size_t i = 0; parts[i] && !full(c); i++) {
 			_cleanup_free_ char *ip = path_index(c, path, i);
 			json_t *item = json_string(parts[i]);
@@ -673,8 +674,10 @@ check_list(struct ctx *c, const char *path, const struct hv_prop *p, const json_
 		}
 		return;
 	}
-	if (!json_is_array(v) || json_array_size(v) > (size_t)p->max)
-		return bad_value(c, path, what, v);
+	if (!json_is_array(v) || json_array_size(v) > (size_t)p->max) {
+		bad_value(c, path, what, v);
+		return;
+	}
 	n = json_array_size(v);
 	for (size_t i = 0; i < n && !full(c); i++) {
 		_cleanup_free_ char *ip = path_index(c, path, i);
@@ -692,8 +695,10 @@ check_map(struct ctx *c, const char *path, const struct hv_prop *p, const json_t
 	json_t *e;
 
 	snprintf(what, sizeof(what), "an object of at most %" PRId64 " members", p->max);
-	if (!json_is_object(v) || json_object_size(v) > (size_t)p->max)
-		return bad_value(c, path, what, v);
+	if (!json_is_object(v) || json_object_size(v) > (size_t)p->max) {
+		bad_value(c, path, what, v);
+		return;
+	}
 	json_object_foreach ((json_t *)v, k, e) {
 		_cleanup_free_ char *kp = path_join(c, path, k);
 		char q[QUOTE_MAX + 8];
@@ -748,8 +753,10 @@ check_routes(struct ctx *c, const char *path, const struct hv_prop *p, const jso
 	json_t *e;
 
 	snprintf(what, sizeof(what), "an object of at most %" PRId64 " routes", p->max);
-	if (!json_is_object(v) || json_object_size(v) > (size_t)p->max)
-		return bad_value(c, path, what, v);
+	if (!json_is_object(v) || json_object_size(v) > (size_t)p->max) {
+		bad_value(c, path, what, v);
+		return;
+	}
 	json_object_foreach ((json_t *)v, k, e) {
 		_cleanup_free_ char *kp = path_join(c, path, k);
 		char q[QUOTE_MAX + 8];
@@ -773,21 +780,29 @@ check_value(struct ctx *c, const char *path, const struct hv_prop *p, const json
 {
 	switch (p->type) {
 	case HV_PROP_STRING:
-		return check_string(c, path, p, v);
+		check_string(c, path, p, v);
+		return;
 	case HV_PROP_BOOL:
-		return check_bool(c, path, v);
+		check_bool(c, path, v);
+		return;
 	case HV_PROP_INT:
-		return check_int(c, path, p, v);
+		check_int(c, path, p, v);
+		return;
 	case HV_PROP_UUID:
-		return check_uuid(c, path, v);
+		check_uuid(c, path, v);
+		return;
 	case HV_PROP_LIST:
-		return check_list(c, path, p, v);
+		check_list(c, path, p, v);
+		return;
 	case HV_PROP_MAP:
-		return check_map(c, path, p, v);
+		check_map(c, path, p, v);
+		return;
 	case HV_PROP_ROUTES:
-		return check_routes(c, path, p, v);
+		check_routes(c, path, p, v);
+		return;
 	case HV_PROP_ARRAY:
-		return check_array(c, path, p, v, MODE_CREATE);
+		check_array(c, path, p, v, MODE_CREATE);
+		return;
 	case HV_PROP_TIMESTAMP:
 	case HV_PROP_OBJECT:
 	case _HV_PROP_TYPE_MAX:
@@ -858,16 +873,10 @@ allowed(struct ctx *c, const char *path, const struct hv_prop *p, unsigned flag,
 
 /* ---- arrays ---- */
 
-static const json_t *
-member_or_alias(const json_t *o, const char *name)
-{
-	return json_object_get(o, name);
-}
-
 static void
 check_nic_aliases(struct ctx *c, const char *path, const json_t *o, enum mode mode)
 {
-	const json_t *ip = member_or_alias(o, "ip"), *mask = json_object_get(o, "netmask");
+	const json_t *ip = json_object_get(o, "ip"), *mask = json_object_get(o, "netmask");
 	_cleanup_free_ char *p = NULL;
 
 	if (ip && json_object_get(o, "ips")) {
@@ -901,13 +910,19 @@ missing(struct ctx *c, const char *path, const char *name, const char *why)
 		        strempty(why));
 }
 
+static bool
+truthy(const json_t *v)
+{
+	return json_is_true(v) || (json_is_string(v) && streq(json_string_value(v), "true"));
+}
+
 static void
 check_disk(struct ctx *c, const char *path, const json_t *o)
 {
 	bool image = json_object_get(o, "image_uuid");
 	bool cdrom = json_is_string(json_object_get(o, "media")) &&
 	             streq(json_string_value(json_object_get(o, "media")), "cdrom");
-	bool nocreate = json_is_true(json_object_get(o, "nocreate"));
+	bool nocreate = truthy(json_object_get(o, "nocreate"));
 	static const char *const not_with_image[] = {"size", "block_size"};
 
 	if (!image && json_object_get(o, "image_size")) {
@@ -929,12 +944,6 @@ check_disk(struct ctx *c, const char *path, const json_t *o)
 		              : " (nocreate uses an existing volume)");
 	else if (!image && !cdrom && !nocreate && !json_object_get(o, "size"))
 		missing(c, path, "size", " (a new disk without image_uuid needs its size)");
-}
-
-static bool
-truthy(const json_t *v)
-{
-	return json_is_true(v) || (json_is_string(v) && streq(json_string_value(v), "true"));
 }
 
 static bool
@@ -987,8 +996,10 @@ check_element(struct ctx *c, const char *path, const struct hv_prop *p, const js
 	const char *k;
 	json_t *e;
 
-	if (!json_is_object(o))
-		return bad_value(c, path, "an object", o);
+	if (!json_is_object(o)) {
+		bad_value(c, path, "an object", o);
+		return;
+	}
 	json_object_foreach ((json_t *)o, k, e) {
 		const struct hv_prop *m = hv_vm_prop_member(p, k);
 		_cleanup_free_ char *mp = path_join(c, path, k);
@@ -1028,8 +1039,10 @@ check_array(struct ctx *c, const char *path, const struct hv_prop *p, const json
 	size_t n;
 
 	snprintf(what, sizeof(what), "an array of at most %" PRId64 " objects", p->max);
-	if (!json_is_array(v) || json_array_size(v) > (size_t)p->max)
-		return bad_value(c, path, what, v);
+	if (!json_is_array(v) || json_array_size(v) > (size_t)p->max) {
+		bad_value(c, path, what, v);
+		return;
+	}
 	n = json_array_size(v);
 	for (size_t i = 0; i < n && !full(c); i++) {
 		_cleanup_free_ char *ep = path_index(c, path, i);
@@ -1135,14 +1148,17 @@ check_top(struct ctx *c, const char *name, const json_t *v)
 {
 	const struct hv_prop *p = hv_vm_prop_find(name);
 	const char *verb = NULL, *hint;
-	char buf[200];
+	char buf[320];
 
-	if (!p && (p = update_form(name, &verb)))
-		return check_update_form(c, name, verb, p, v);
+	if (!p && (p = update_form(name, &verb))) {
+		check_update_form(c, name, verb, p, v);
+		return;
+	}
 	if (!p) {
 		hint = c->action == HV_VM_ACTION_UPDATE ? nested_hint(name, buf, sizeof(buf))
 		                                        : NULL;
-		return unknown(c, name, name, NULL, hint);
+		unknown(c, name, name, NULL, hint);
+		return;
 	}
 	if (streq(name, "brand") && c->action == HV_VM_ACTION_CREATE)
 		return; /* checked first */
