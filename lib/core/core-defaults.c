@@ -413,7 +413,7 @@ memory_defaults(json_t *vm, bool hvm)
 }
 
 static int
-simple_defaults(json_t *vm, bool hvm, const char *uuid)
+simple_defaults(json_t *vm, bool hvm, const char *hostname)
 {
 	static const char *const ids[] = {"max_msg_ids", "max_sem_ids", "max_shm_ids"};
 	static const char *const maps[] = {"customer_metadata", "internal_metadata", "tags"};
@@ -426,7 +426,7 @@ simple_defaults(json_t *vm, bool hvm, const char *uuid)
 	    (r = set_default(vm, "zfs_io_priority", json_integer(100))) < 0 ||
 	    (r = set_default(vm, "max_lwps", json_integer(2000))) < 0 ||
 	    (r = set_default(vm, "quota", json_integer(10))) < 0 ||
-	    (r = set_default(vm, "hostname", json_string(uuid))) < 0 ||
+	    (r = set_default(vm, "hostname", json_string(hostname))) < 0 ||
 	    (r = set_default(vm, "limit_priv", json_string(hvm ? LIMIT_PRIV_HVM : LIMIT_PRIV_OS))) <
 	            0 ||
 	    (r = set_int(vm, "cpu_shares",
@@ -470,10 +470,20 @@ array_defaults(json_t *vm, struct hv_error **reterr)
 	return 0;
 }
 
+/* One RFC 1123 label: letters, digits and '-', not at either end, at most 63. */
+static bool
+host_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 63 && s[0] != '-' && s[n - 1] != '-' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+}
+
 static int
 apply(json_t *vm, uint64_t now_ms, struct hv_error **reterr)
 {
-	const char *brand = json_string_value(json_object_get(vm, "brand"));
+	const char *brand = json_string_value(json_object_get(vm, "brand")), *name;
 	char uuid[UUID_STRING_LEN + 1], ts[25];
 	bool hvm;
 	int r;
@@ -489,8 +499,15 @@ apply(json_t *vm, uint64_t now_ms, struct hv_error **reterr)
 		if ((r = hv_json_set(vm, "uuid", json_string(uuid))) < 0)
 			return r;
 	}
-	if ((r = simple_defaults(vm, hvm, json_string_value(json_object_get(vm, "uuid")))) < 0 ||
-	    (r = memory_defaults(vm, hvm)) < 0 || (r = array_defaults(vm, reterr)) < 0)
+	/*
+	 * The hostname defaults to the zonename, which is the uuid unless an lx
+	 * payload set it to something that may also be a host name.
+	 */
+	name = json_string_value(json_object_get(vm, "zonename"));
+	if (!name || !host_label(name))
+		name = json_string_value(json_object_get(vm, "uuid"));
+	if ((r = simple_defaults(vm, hvm, name)) < 0 || (r = memory_defaults(vm, hvm)) < 0 ||
+	    (r = array_defaults(vm, reterr)) < 0)
 		return r;
 	format_iso8601_usec(ts, now_ms * USEC_PER_MSEC);
 	return hv_json_set(vm, "create_timestamp", json_string(ts));

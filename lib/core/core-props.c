@@ -476,12 +476,13 @@ static const struct hv_prop props[] = {
 	 .flags = HV_PROP_RO,
 	 .doc = "The head node's identifier, from sysinfo."},
 	{.name = "hostname", .type = HV_PROP_STRING, .brands = HV_BRANDS_ALL, .flags = CU,
-	 .max = 253, .format = HV_PROP_FMT_HOSTNAME, .default_doc = "the uuid",
+	 .max = 253, .format = HV_PROP_FMT_HOSTNAME, .default_doc = "the zonename (the uuid)",
 	 .header = "HOSTNAME", .width = 32,
 	 .doc = "The VM's host name: dotted labels of letters, digits and '-' (RFC 1123), each "
 	        "at most 63 characters. Sable sets it as an lx zone's host name (its UTS "
 	        "namespace) when the zone boots; a kvm guest learns it from the metadata "
-	        "service. Without one it is the VM's uuid."},
+	        "service. Without one it is the zonename, which is the uuid unless an lx "
+	        "payload chose another that is also a valid host name."},
 	{.name = "hvm", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL, .flags = HV_PROP_RO,
 	 .header = "HVM", .width = 5, .doc = "Whether the VM is a hardware VM (kvm)."},
 	{.name = "image_uuid", .type = HV_PROP_UUID, .brands = HV_BRANDS_ALL,

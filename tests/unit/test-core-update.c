@@ -273,8 +273,9 @@ TEST(macs_and_interfaces)
 	}
 	json_decref(vm);
 
-	vm = create("{\"brand\": \"lx\", \"image_uuid\": \"" IMAGE "\","
+	vm = create("{\"brand\": \"lx\", \"image_uuid\": \"" IMAGE "\", \"zonename\": \"web\","
 	            " \"nics\": [{\"mac\": \"B2:1E:BA:A5:6E:71\"}]}");
+	ASSERT_STREQ(str(vm, "hostname"), "web");
 	ASSERT_STREQ(str(nic(vm, 0), "mac"), "b2:1e:ba:a5:6e:71");
 	json_decref(vm);
 }
