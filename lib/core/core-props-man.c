@@ -318,9 +318,7 @@ differences(FILE *f)
 	      "UUIDs, host names and ranges, instead of when the VM first boots.\n"
 	      ".IP \\(bu 2\n"
 	      "nowait in a kvm payload is an error, in validate and create alike.\n"
-	      ".IP \\(bu 2\n"
-	      "A VM's default hostname is its zonename, normally its uuid (a valid host name\n"
-	      "of 36 characters).\n"
+
 	      ".IP \\(bu 2\n"
 	      "Properties tied to illumos (limit_priv, fs_allowed, the System V IPC limits and\n"
 	      "most zfs_* properties) are accepted and stored but have no effect.\n"
