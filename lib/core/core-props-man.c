@@ -318,6 +318,12 @@ differences(FILE *f)
 	      "UUIDs, host names and ranges, instead of when the VM first boots.\n"
 	      ".IP \\(bu 2\n"
 	      "nowait in a kvm payload is an error, in validate and create alike.\n"
+	      ".IP \\(bu 2\n"
+	      "An update_ or remove_ form that names an element the VM does not have is an\n"
+	      "error, and a payload may not name two primary NICs.\n"
+	      ".IP \\(bu 2\n"
+	      "The deprecated nics.*.ip, netmask and gateway are stored as ips and gateways\n"
+	      "only.\n"
 
 	      ".IP \\(bu 2\n"
 	      "Properties tied to illumos (limit_priv, fs_allowed, the System V IPC limits and\n"
