@@ -26,6 +26,7 @@
 #include "basic/cleanup.h"
 #include "basic/fault.h"
 #include "basic/fileio.h"
+#include "basic/log.h"
 #include "basic/path.h"
 #include "basic/root.h"
 #include "basic/time-util.h"
@@ -191,27 +192,42 @@ make_dirs(const char *uuid, struct hv_error **reterr)
 	return 0;
 }
 
+/* A step is done: the fault point of its name, and its time for `vmadm -d`. */
+static int
+step_done(const char *uuid, const char *name, uint64_t *t)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+	log_debug("VM %s: %s in %.1f ms", uuid, name, (double)(now - *t) / 1000.0);
+	*t = now;
+	return fault_point(name);
+}
+
 /* The steps after the intent; any failure is purged by the caller. */
 static int
 create_steps(json_t *vm, const char *uuid, struct hv_error **reterr)
 {
+	uint64_t t = now_usec(CLOCK_MONOTONIC);
 	uint32_t base = 0;
 	int r;
 
-	if ((r = clone_image(vm, uuid, reterr)) < 0 || (r = fault_point("vm-create:dataset")) < 0)
+	if ((r = clone_image(vm, uuid, reterr)) < 0 ||
+	    (r = step_done(uuid, "vm-create:dataset", &t)) < 0)
 		return r;
 	if ((r = make_dirs(uuid, reterr)) < 0 || (r = vm_zone_config_write(vm, 0, reterr)) < 0 ||
-	    (r = fault_point("vm-create:config")) < 0)
+	    (r = step_done(uuid, "vm-create:config", &t)) < 0)
 		return r;
 	if ((r = hv_zone_install(uuid, &base, reterr)) < 0 ||
-	    (r = fault_point("vm-create:ids")) < 0)
+	    (r = step_done(uuid, "vm-create:ids", &t)) < 0)
 		return r;
 	/* zonedid: stable for the VM's life, as SmartOS's; the index of its id range. */
 	if ((r = hv_json_set(vm, "zonedid", json_integer(base / HV_ZONE_ID_COUNT))) < 0 ||
-	    (r = vm_record_save(uuid, vm, reterr)) < 0 || (r = fault_point("vm-create:record")) < 0)
+	    (r = vm_record_save(uuid, vm, reterr)) < 0 ||
+	    (r = step_done(uuid, "vm-create:record", &t)) < 0)
 		return r;
 	if (json_is_true(json_object_get(vm, "autoboot")) &&
-	    ((r = hv_zone_boot(uuid, reterr)) < 0 || (r = fault_point("vm-create:boot")) < 0))
+	    ((r = hv_zone_boot(uuid, reterr)) < 0 ||
+	     (r = step_done(uuid, "vm-create:boot", &t)) < 0))
 		return r;
 	return 0;
 }

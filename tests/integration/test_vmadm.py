@@ -294,6 +294,17 @@ def test_update_live_properties_reach_the_running_zone(node):
     else:
         quota, period = value("cpu.cfs_quota_us"), value("cpu.cfs_period_us")
     assert int(quota) * 100 // int(period) == 50
+    # The rest of the live family, as the layout shows it.
+    if any(k.endswith("/cpu.shares") for k in cg):
+        assert value("cpu.shares") == str(200 * 1024 // 100)
+    if any(k.endswith("/memory.memsw.limit_in_bytes") for k in cg):
+        assert int(value("memory.memsw.limit_in_bytes")) == vm["max_swap"] << 20
+    if any(k.endswith("/memory.swap.max") for k in cg):
+        assert int(value("memory.swap.max")) == (vm["max_swap"] - 192) << 20
+    if any(k.endswith("/blkio.weight") for k in cg):
+        assert value("blkio.weight") == "50"
+    if any(k.endswith("/io.weight") for k in cg):
+        assert value("io.weight").split()[-1] == "50"
     df = node.login(u, "df", "-k", "/tmp").stdout.splitlines()[-1].split()
     assert int(df[1]) == 32 * 1024
     # The command-line form; and maps lose keys with remove_.
