@@ -212,3 +212,38 @@ mkdir_p(const char *path, mode_t mode)
 	path_simplify(p);
 	return mkdir_parents_on_demand(p, mode);
 }
+
+int
+read_magic_line(int fd, const char *magic, size_t max, char **ret, size_t *ret_size)
+{
+	size_t m = strlen(magic), n = 0;
+	_cleanup_free_ char *buf = malloc(max + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k = read(fd, buf + n, 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -ENODATA;
+		if (buf[n] == '\n')
+			break;
+		if (++n == max)
+			return -EFBIG;
+		/* Say no as soon as the stream is not what it should be. */
+		if (n == m && memcmp(buf, magic, m) != 0)
+			return -EBADMSG;
+	}
+	buf[n] = 0;
+	if (n < m || memcmp(buf, magic, m) != 0)
+		return -EBADMSG;
+	memmove(buf, buf + m, n - m + 1);
+	if (ret_size)
+		*ret_size = n - m;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}

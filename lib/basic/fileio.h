@@ -44,3 +44,12 @@ int mkdir_p(const char *path, mode_t mode);
 
 /* fsync the directory that holds path. */
 int fsync_parent_dir(const char *path);
+
+/*
+ * A stream's header line: bytes up to the first newline, read one at a
+ * time so that nothing after it is consumed (the rest belongs to whoever
+ * reads on). It must begin with magic, which is stripped; ret (NUL-
+ * terminated, without newline) has ret_size bytes. -ENODATA: the stream
+ * ended first; -EFBIG: no newline within max bytes; -EBADMSG: not magic.
+ */
+int read_magic_line(int fd, const char *magic, size_t max, char **ret, size_t *ret_size);

@@ -35,8 +35,7 @@
 #include "json/json.h"
 #include "storage/pool.h"
 
-#define LOCK_TIMEOUT_MS (60 * 1000)
-#define GIB             (UINT64_C(1) << 30)
+#define GIB (UINT64_C(1) << 30)
 
 static const char *
 vm_zpool(const json_t *vm)
@@ -309,13 +308,7 @@ hv_vm_delete(const char *uuid, struct hv_error **reterr)
 	int r;
 
 	(void)hv_vm_recover(NULL);
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
-		return r;
-	if ((r = vm_lock(uuid, LOCK_TIMEOUT_MS, &lock, reterr)) < 0)
-		return r;
-	/* It may have gone while we waited. */
-	json_decref(TAKE_PTR(rec));
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
+	if ((r = vm_open_locked(uuid, &lock, &rec, reterr)) < 0)
 		return r;
 	if (json_is_true(json_object_get(rec, "indestructible_zoneroot")))
 		return hv_error_set(reterr, -EPERM,

@@ -16,6 +16,10 @@
 
 /* Hold the VM's lock (wait at most timeout_ms); the fd is the lock. */
 int vm_lock(const char *uuid, uint64_t timeout_ms, int *ret_fd, struct hv_error **reterr);
+/* How long an operation waits for another on the same VM. */
+#define VM_LOCK_TIMEOUT_MS (60 * 1000)
+/* Lock an existing VM and load its record as it is under the lock. */
+int vm_open_locked(const char *uuid, int *ret_lock, json_t **ret, struct hv_error **reterr);
 /* Write the record atomically and durably. */
 int vm_record_save(const char *uuid, const json_t *vm, struct hv_error **reterr);
 /* True when the VM has a record. */

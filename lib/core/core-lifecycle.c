@@ -22,31 +22,17 @@
 #include "json/json.h"
 #include "storage/pool.h"
 
-#define LOCK_TIMEOUT_MS   (60 * 1000)
 #define STOP_TIMEOUT_OS_S 60
 #define SNAPSHOT_PREFIX   "vmsnap-"
 #define SNAPSHOT_NAME_MAX 64
 #define GIB               (UINT64_C(1) << 30)
 
-/* Lock the VM and load its record. */
+/* Finish what others left, then lock the VM and load its record. */
 static int
 open_vm(const char *uuid, int *ret_lock, json_t **ret, struct hv_error **reterr)
 {
-	_cleanup_close_ int lock = -EBADF;
-	int r;
-
 	(void)hv_vm_recover(NULL);
-	if ((r = hv_vm_load(uuid, ret, reterr)) < 0)
-		return r;
-	json_decref(*ret);
-	*ret = NULL;
-	if ((r = vm_lock(uuid, LOCK_TIMEOUT_MS, &lock, reterr)) < 0)
-		return r;
-	/* Read again under the lock: what we read before may have changed. */
-	if ((r = hv_vm_load(uuid, ret, reterr)) < 0)
-		return r;
-	*ret_lock = TAKE_FD(lock);
-	return 0;
+	return vm_open_locked(uuid, ret_lock, ret, reterr);
 }
 
 static int
@@ -305,8 +291,9 @@ open_snapshot(const char *uuid, const char *name, int *ret_lock, json_t **ret_re
 	return hv_pool_open(zpool, HV_POOL_OPEN_WRITE, ret_pool, reterr);
 }
 
-int
-hv_vm_snapshot_create(const char *uuid, const char *name, struct hv_error **reterr)
+/* Take (create) or destroy the snapshot, under the VM's lock. */
+static int
+snapshot_take_or_destroy(const char *uuid, const char *name, bool create, struct hv_error **reterr)
 {
 	_cleanup_close_ int lock = -EBADF;
 	_cleanup_free_ char *snap = NULL;
@@ -316,7 +303,8 @@ hv_vm_snapshot_create(const char *uuid, const char *name, struct hv_error **rete
 
 	r = open_snapshot(uuid, name, &lock, &rec, &snap, &p, reterr);
 	if (r >= 0)
-		r = hv_pool_snapshot(p, snap, reterr);
+		r = create ? hv_pool_snapshot(p, snap, reterr)
+		           : hv_pool_destroy(p, snap, 0, reterr);
 	hv_pool_close(p);
 	if (r >= 0)
 		hv_vm_notify(uuid);
@@ -324,21 +312,15 @@ hv_vm_snapshot_create(const char *uuid, const char *name, struct hv_error **rete
 }
 
 int
+hv_vm_snapshot_create(const char *uuid, const char *name, struct hv_error **reterr)
+{
+	return snapshot_take_or_destroy(uuid, name, true, reterr);
+}
+
+int
 hv_vm_snapshot_delete(const char *uuid, const char *name, struct hv_error **reterr)
 {
-	_cleanup_close_ int lock = -EBADF;
-	_cleanup_free_ char *snap = NULL;
-	json_auto_t *rec = NULL;
-	struct hv_pool *p = NULL;
-	int r;
-
-	r = open_snapshot(uuid, name, &lock, &rec, &snap, &p, reterr);
-	if (r >= 0)
-		r = hv_pool_destroy(p, snap, 0, reterr);
-	hv_pool_close(p);
-	if (r >= 0)
-		hv_vm_notify(uuid);
-	return r;
+	return snapshot_take_or_destroy(uuid, name, false, reterr);
 }
 
 /*

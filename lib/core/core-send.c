@@ -37,9 +37,8 @@
 #include "json/json.h"
 #include "storage/pool.h"
 
-#define VM_MAGIC        "SABLE-VM/1 "
-#define VM_HEADER_MAX   (1024 * 1024)
-#define LOCK_TIMEOUT_MS (60 * 1000)
+#define VM_MAGIC      "SABLE-VM/1 "
+#define VM_HEADER_MAX (1024 * 1024)
 
 static const char *
 zpool_of(const json_t *vm)
@@ -59,12 +58,7 @@ hv_vm_send(const char *uuid, int fd, struct hv_error **reterr)
 	struct hv_pool *p = NULL;
 	int r;
 
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
-		return r;
-	if ((r = vm_lock(uuid, LOCK_TIMEOUT_MS, &lock, reterr)) < 0)
-		return r;
-	json_decref(TAKE_PTR(rec));
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
+	if ((r = vm_open_locked(uuid, &lock, &rec, reterr)) < 0)
 		return r;
 	r = hv_zone_halt(uuid, reterr);
 	if (r < 0 && r != -ESRCH)
@@ -95,36 +89,23 @@ hv_vm_send(const char *uuid, int fd, struct hv_error **reterr)
 static int
 read_vm_header(int fd, json_t **ret, struct hv_error **reterr)
 {
-	_cleanup_free_ char *buf = malloc(VM_HEADER_MAX + 1);
-	size_t n = 0, m = strlen(VM_MAGIC);
+	_cleanup_free_ char *line = NULL;
+	size_t n;
+	int r = read_magic_line(fd, VM_MAGIC, VM_HEADER_MAX, &line, &n);
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, buf + n, 1);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return hv_error_set(reterr, -errno, "cannot read the stream: %m");
-		if (k == 0)
-			return hv_error_set(reterr, -EPROTO,
-			                    "the stream ends before its header: "
-			                    "expected what 'vmadm send' writes");
-		if (buf[n] == '\n')
-			break;
-		if (++n == VM_HEADER_MAX)
-			return hv_error_set(reterr, -EPROTO,
-			                    "the stream's VM header is over 1 MiB");
-		if (n == m && memcmp(buf, VM_MAGIC, m) != 0)
-			return hv_error_set(reterr, -EPROTO,
-			                    "this is not a VM stream (expected it to "
-			                    "begin with '" VM_MAGIC "')");
-	}
-	buf[n] = 0;
-	if (n < m || memcmp(buf, VM_MAGIC, m) != 0)
-		return hv_error_set(reterr, -EPROTO, "this is not a VM stream");
-	return hv_json_load_buf(buf + m, n - m, "VM stream header", ret, reterr);
+	if (r == -ENODATA)
+		return hv_error_set(reterr, -EPROTO,
+		                    "the stream ends before its header: expected "
+		                    "what 'vmadm send' writes");
+	if (r == -EFBIG)
+		return hv_error_set(reterr, -EPROTO, "the stream's VM header is over 1 MiB");
+	if (r == -EBADMSG)
+		return hv_error_set(reterr, -EPROTO,
+		                    "this is not a VM stream (expected it to "
+		                    "begin with '" VM_MAGIC "')");
+	if (r < 0)
+		return hv_error_set(reterr, r, "cannot read the stream: %m");
+	return hv_json_load_buf(line, n, "VM stream header", ret, reterr);
 }
 
 /* The received dataset's send snapshot is not the VM's: remove it. */
@@ -303,11 +284,7 @@ hv_vm_reprovision(const char *uuid, const json_t *payload, struct hv_error **ret
 	if (hv_json_get_string(payload, "image_uuid", &image, NULL) < 0 || !uuid_is_valid(image))
 		return hv_error_set_path(reterr, -EINVAL, "image_uuid",
 		                         "reprovision: expected image_uuid, a UUID");
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0 ||
-	    (r = vm_lock(uuid, LOCK_TIMEOUT_MS, &lock, reterr)) < 0)
-		return r;
-	json_decref(TAKE_PTR(rec));
-	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
+	if ((r = vm_open_locked(uuid, &lock, &rec, reterr)) < 0)
 		return r;
 	(void)hv_json_get_string(rec, "brand", &brand, NULL);
 	if (!streq(brand, "lx"))

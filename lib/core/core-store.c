@@ -99,6 +99,26 @@ vm_lock(const char *uuid, uint64_t timeout_ms, int *ret_fd, struct hv_error **re
 	return 0;
 }
 
+int
+vm_open_locked(const char *uuid, int *ret_lock, json_t **ret, struct hv_error **reterr)
+{
+	_cleanup_close_ int lock = -EBADF;
+	json_auto_t *rec = NULL;
+	int r;
+
+	/* A VM that never was is said so before a lock file is made for it. */
+	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0 ||
+	    (r = vm_lock(uuid, VM_LOCK_TIMEOUT_MS, &lock, reterr)) < 0)
+		return r;
+	/* Read again under the lock: it may have changed, or gone, while we waited. */
+	json_decref(TAKE_PTR(rec));
+	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
+		return r;
+	*ret_lock = TAKE_FD(lock);
+	*ret = TAKE_PTR(rec);
+	return 0;
+}
+
 bool
 vm_record_exists(const char *uuid)
 {

@@ -170,35 +170,23 @@ hv_pool_send(struct hv_pool *p, const char *snapshot, const char *base, int fd,
 static int
 read_header(int fd, json_t **ret, struct hv_error **reterr)
 {
-	_cleanup_free_ char *buf = malloc(SEND_HEADER_MAX + 1);
-	size_t n = 0;
+	_cleanup_free_ char *line = NULL;
+	size_t n;
+	int r = read_magic_line(fd, SEND_MAGIC, SEND_HEADER_MAX, &line, &n);
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k = read(fd, buf + n, 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return hv_error_set(reterr, -errno, "cannot read the stream: %m");
-		if (k == 0)
-			return hv_error_set(reterr, -EPROTO,
-			                    "the stream ends before its header: expected a Sable "
-			                    "send stream (pooladm send)");
-		if (buf[n] == '\n')
-			break;
-		if (++n == SEND_HEADER_MAX)
-			return hv_error_set(reterr, -EPROTO, "the stream header is over 64 KiB");
-		if (n == strlen(SEND_MAGIC) && memcmp(buf, SEND_MAGIC, n) != 0)
-			return hv_error_set(reterr, -EPROTO,
-			                    "this is not a Sable send stream (expected it to begin "
-			                    "with '" SEND_MAGIC "')");
-	}
-	buf[n] = 0;
-	if (n < strlen(SEND_MAGIC) || memcmp(buf, SEND_MAGIC, strlen(SEND_MAGIC)) != 0)
-		return hv_error_set(reterr, -EPROTO, "this is not a Sable send stream");
-	return hv_json_load_buf(buf + strlen(SEND_MAGIC), n - strlen(SEND_MAGIC), "stream header",
-	                        ret, reterr);
+	if (r == -ENODATA)
+		return hv_error_set(reterr, -EPROTO,
+		                    "the stream ends before its header: expected a "
+		                    "Sable send stream (pooladm send)");
+	if (r == -EFBIG)
+		return hv_error_set(reterr, -EPROTO, "the stream header is over 64 KiB");
+	if (r == -EBADMSG)
+		return hv_error_set(reterr, -EPROTO,
+		                    "this is not a Sable send stream (expected it "
+		                    "to begin with '" SEND_MAGIC "')");
+	if (r < 0)
+		return hv_error_set(reterr, r, "cannot read the stream: %m");
+	return hv_json_load_buf(line, n, "stream header", ret, reterr);
 }
 
 struct header {

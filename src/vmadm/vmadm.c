@@ -370,23 +370,34 @@ cmd_kill(int argc, char *argv[])
 	return 0;
 }
 
+/* "<cmd> UUID [-f FILE]": the UUID and the payload's file, if one is named. */
+static int
+uuid_and_file(const char *cmd, int argc, char *argv[], const char **ret_uuid, const char **ret_file)
+{
+	int r;
+
+	opts_reset();
+	*ret_file = NULL;
+	if ((r = want_uuid(cmd, argc, argv, ret_uuid)) != 0)
+		return r;
+	if (optind + 1 < argc && streq(argv[optind], "-f")) {
+		*ret_file = argv[optind + 1];
+		optind += 2;
+		return no_more_args(cmd, argc, argv);
+	}
+	return 0;
+}
+
 static int
 cmd_update(int argc, char *argv[])
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
 	json_auto_t *payload = NULL;
-	const char *uuid, *file = NULL;
+	const char *uuid, *file;
 	int r;
 
-	opts_reset();
-	if ((r = want_uuid("update", argc, argv, &uuid)) != 0)
+	if ((r = uuid_and_file("update", argc, argv, &uuid, &file)) != 0)
 		return r;
-	if (optind + 1 < argc && streq(argv[optind], "-f")) {
-		file = argv[optind + 1];
-		optind += 2;
-		if ((r = no_more_args("update", argc, argv)) != 0)
-			return r;
-	}
 	if (file || optind >= argc)
 		r = read_payload(file, &payload);
 	else {
@@ -551,17 +562,11 @@ cmd_reprovision(int argc, char *argv[])
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
 	json_auto_t *payload = NULL;
-	const char *uuid, *file = NULL;
+	const char *uuid, *file;
 	int r;
 
-	opts_reset();
-	if ((r = want_uuid("reprovision", argc, argv, &uuid)) != 0)
-		return r;
-	if (optind + 1 < argc && streq(argv[optind], "-f")) {
-		file = argv[optind + 1];
-		optind += 2;
-	}
-	if ((r = no_more_args("reprovision", argc, argv)) != 0 ||
+	if ((r = uuid_and_file("reprovision", argc, argv, &uuid, &file)) != 0 ||
+	    (r = no_more_args("reprovision", argc, argv)) != 0 ||
 	    (r = read_payload(file, &payload)) != 0)
 		return r;
 	r = hv_vm_reprovision(uuid, payload, &e);

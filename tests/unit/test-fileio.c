@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
@@ -92,4 +95,50 @@ TEST(mkdir_p_nested_and_existing)
 		_cleanup_free_ char *under = tmp("file/a/b");
 		ASSERT_ERR(mkdir_p(under, 0755), -ENOTDIR);
 	}
+}
+
+/* A pipe holding text; the read end is returned. */
+static int
+pipe_with(const char *text)
+{
+	int p[2];
+
+	ASSERT_OK(pipe2(p, O_CLOEXEC));
+	ASSERT_TRUE(write(p[1], text, strlen(text)) == (ssize_t)strlen(text));
+	close(p[1]);
+	return p[0];
+}
+
+TEST(magic_line_stops_at_the_newline)
+{
+	_cleanup_free_ char *line = NULL, *rest = NULL;
+	_cleanup_close_ int fd = pipe_with("MAGIC/1 {\"a\":1}\nPAYLOAD");
+	size_t n;
+
+	ASSERT_OK(read_magic_line(fd, "MAGIC/1 ", 1024, &line, &n));
+	ASSERT_STREQ(line, "{\"a\":1}");
+	ASSERT_TRUE(n == 7);
+	/* Nothing past the newline was read. */
+	ASSERT_OK(read_full_fd(fd, 64, &rest, NULL));
+	ASSERT_STREQ(rest, "PAYLOAD");
+}
+
+TEST(magic_line_refusals)
+{
+	char *line = NULL;
+	int fd;
+
+	fd = pipe_with("OTHER/1 {}\n");
+	ASSERT_ERR(read_magic_line(fd, "MAGIC/1 ", 1024, &line, NULL), -EBADMSG);
+	close(fd);
+	fd = pipe_with("MAGIC/1 {}");
+	ASSERT_ERR(read_magic_line(fd, "MAGIC/1 ", 1024, &line, NULL), -ENODATA);
+	close(fd);
+	fd = pipe_with("MAGIC/1 0123456789abcdef\n");
+	ASSERT_ERR(read_magic_line(fd, "MAGIC/1 ", 16, &line, NULL), -EFBIG);
+	close(fd);
+	fd = pipe_with("MAG\n");
+	ASSERT_ERR(read_magic_line(fd, "MAGIC/1 ", 1024, &line, NULL), -EBADMSG);
+	close(fd);
+	ASSERT_TRUE(line == NULL);
 }
