@@ -229,6 +229,20 @@ cmd_get(int argc, char *argv[])
 	return hv_json_dumpf(vm, stdout) < 0 ? fail(-EIO, NULL) : 0;
 }
 
+/* The end of a state change: SmartOS's no-ops (noop) are a line and success. */
+static int
+finish(int r, const struct hv_error *e, int noop, const char *done, const char *uuid)
+{
+	if (r == noop) {
+		log_info("%s", hv_error_message(e, r));
+		return 0;
+	}
+	if (r < 0)
+		return fail(r, e);
+	log_info("%s %s", done, uuid);
+	return 0;
+}
+
 static int
 cmd_start(int argc, char *argv[])
 {
@@ -245,14 +259,7 @@ cmd_start(int argc, char *argv[])
 	if (optind < argc)
 		return usage_error("start: '%s': boot options are for kvm VMs", argv[optind]);
 	r = hv_vm_start(uuid, &e);
-	if (r == -EALREADY) {
-		log_info("%s", hv_error_message(e, r));
-		return 0;
-	}
-	if (r < 0)
-		return fail(r, e);
-	log_info("Successfully started VM %s", uuid);
-	return 0;
+	return finish(r, e, -EALREADY, "Successfully started VM", uuid);
 }
 
 static int
@@ -264,36 +271,21 @@ cmd_stop(int argc, char *argv[])
 	int c, r, timeout = -1;
 
 	opts_reset();
-	while ((c = getopt(argc, argv, "+Ft:")) != -1) {
-		if (c == 'F')
-			force = true;
-		else if (c == 't' && safe_atoi(optarg, &timeout) >= 0 && timeout >= 0)
-			continue;
-		else
-			return usage_error("usage: vmadm stop UUID [-F] [-t SECONDS]");
-	}
-	if ((r = want_uuid("stop", argc, argv, &uuid)) != 0)
-		return r;
-	/* Options may follow the UUID, as in SmartOS's usage. */
-	while ((c = getopt(argc, argv, "+Ft:")) != -1) {
-		if (c == 'F')
-			force = true;
-		else if (c == 't' && safe_atoi(optarg, &timeout) >= 0 && timeout >= 0)
-			continue;
-		else
-			return usage_error("usage: vmadm stop UUID [-F] [-t SECONDS]");
+	/* Options before or after the UUID, as in SmartOS's usage. */
+	for (int pass = 0; pass < 2; pass++) {
+		while ((c = getopt(argc, argv, "+Ft:")) != -1) {
+			if (c == 'F')
+				force = true;
+			else if (c != 't' || safe_atoi(optarg, &timeout) < 0 || timeout < 0)
+				return usage_error("usage: vmadm stop UUID [-F] [-t SECONDS]");
+		}
+		if (pass == 0 && (r = want_uuid("stop", argc, argv, &uuid)) != 0)
+			return r;
 	}
 	if ((r = no_more_args("stop", argc, argv)) != 0)
 		return r;
 	r = hv_vm_stop(uuid, force, timeout, &e);
-	if (r == -ESRCH) {
-		log_info("%s", hv_error_message(e, r));
-		return 0;
-	}
-	if (r < 0)
-		return fail(r, e);
-	log_info("Successfully completed stop for VM %s", uuid);
-	return 0;
+	return finish(r, e, -ESRCH, "Successfully completed stop for VM", uuid);
 }
 
 static int
@@ -318,14 +310,7 @@ cmd_reboot(int argc, char *argv[])
 	if ((r = no_more_args("reboot", argc, argv)) != 0)
 		return r;
 	r = hv_vm_reboot(uuid, force, &e);
-	if (r == -ESRCH) {
-		log_info("%s", hv_error_message(e, r));
-		return 0;
-	}
-	if (r < 0)
-		return fail(r, e);
-	log_info("Successfully completed reboot for VM %s", uuid);
-	return 0;
+	return finish(r, e, -ESRCH, "Successfully completed reboot for VM", uuid);
 }
 
 static int
