@@ -622,23 +622,66 @@ hv_cgroup_open_v2_fd(struct hv_cgroup *cg, struct hv_error **reterr)
 	return fd;
 }
 
-/* Is pid in cgroup2 directory dir already? (0::/path in /proc/<pid>/cgroup) */
-static bool
-in_v2_dir(const struct hv_cgroup *cg, const char *dir, pid_t pid)
+/* pid's cgroup2 path ("0::<path>" in /proc/<pid>/cgroup), relative to the cgroup2 mount. */
+static char *
+v2_path_of(pid_t pid)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
-	const char *line, *mnt = cg->v2_mount;
+	const char *line;
 
-	if (!mnt || !startswith(dir, mnt) || asprintf(&path, "/proc/%d/cgroup", (int)pid) < 0 ||
+	if (asprintf(&path, "/proc/%d/cgroup", (int)pid) < 0 ||
 	    read_full_file(path, 65536, &text, NULL) < 0)
-		return false;
+		return NULL;
 	for (line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-		if (startswith(line, "0::")) {
-			size_t n = strcspn(line + 3, "\n");
-			const char *rel = dir + strlen(mnt);
-			return strlen(rel) == n && strncmp(line + 3, rel, n) == 0;
-		}
-	return false;
+		if (startswith(line, "0::"))
+			return strndup(line + 3, strcspn(line + 3, "\n"));
+	return NULL;
+}
+
+/* Is the cgroup2 path rel (relative to the mount) the zone's node or below it? */
+static bool
+in_v2_subtree(const struct hv_cgroup *cg, const char *rel)
+{
+	const char *zone, *rest;
+
+	if (!cg->v2_mount || !cg->v2_path || !rel)
+		return false;
+	zone = startswith(cg->v2_path, cg->v2_mount);
+	if (!zone)
+		return false;
+	/* A cgroup2 mount at "/" leaves the zone's path as it is; else it starts with '/'. */
+	if (streq(cg->v2_mount, "/"))
+		zone--;
+	rest = startswith(rel, zone);
+	return rest && (*rest == 0 || *rest == '/');
+}
+
+/*
+ * A zone's init may move itself below the zone's node (systemd goes to
+ * init.scope), and on a v2 host it then enables controllers in the node's
+ * cgroup.subtree_control: from then on cgroup2's "no internal processes"
+ * rule keeps every new process out of the node itself (EBUSY). A process
+ * that enters the zone is born where the init is, which always takes one;
+ * the zone decides where that is, so it is checked to be in the zone's
+ * subtree (cgroupfs has no symlinks, and no name "." or "..").
+ */
+int
+hv_cgroup_open_v2_fd_of(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
+{
+	_cleanup_free_ char *rel = NULL, *path = NULL;
+	int fd;
+
+	if (!cg->v2_path || pid <= 0)
+		return hv_cgroup_open_v2_fd(cg, reterr);
+	rel = v2_path_of(pid);
+	if (!in_v2_subtree(cg, rel))
+		return hv_cgroup_open_v2_fd(cg, reterr);
+	if (asprintf(&path, "%s%s", streq(cg->v2_mount, "/") ? "" : cg->v2_mount, rel) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) /* it moved on, or its node went: the zone's own */
+		return hv_cgroup_open_v2_fd(cg, reterr);
+	return fd;
 }
 
 static bool
@@ -658,13 +701,15 @@ single_threaded(pid_t pid)
  * Moving a whole thread group (cgroup.procs) makes the kernel wait for an
  * RCU grace period (the threadgroup rwsem), ~10 ms here, on every start. A
  * process of one thread is moved through the v1 "tasks" file instead, which
- * skips that lock; and a process already in the cgroup2 node (clone3 with
- * CLONE_INTO_CGROUP put it there) is not moved at all.
+ * skips that lock; and a process already in the cgroup2 node or below it
+ * (clone3 with CLONE_INTO_CGROUP put it there, maybe beside the zone's
+ * init: hv_cgroup_open_v2_fd_of) is not moved at all.
  */
 int
 hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 {
 	const char *dirs[_HV_CG_MAX + 2];
+	_cleanup_free_ char *rel = NULL;
 	bool one_thread;
 	char buf[32];
 	int r;
@@ -673,13 +718,14 @@ hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr)
 		return hv_error_set(reterr, -EINVAL, "zone cgroup '%s/%s': cannot attach pid %d",
 		                    cg->prefix, cg->name, (int)pid);
 	one_thread = single_threaded(pid);
+	rel = v2_path_of(pid);
 	/* Moving ourselves by "0" skips the lock (see hv_cgroup_join). */
 	snprintf(buf, sizeof(buf), "%d", one_thread && pid == getpid() ? 0 : (int)pid);
 	all_dirs(cg, dirs);
 	for (const char **d = dirs; *d; d++) {
 		bool v2 = cg->v2_path && streq(*d, cg->v2_path);
 
-		if (v2 && in_v2_dir(cg, *d, pid))
+		if (v2 && in_v2_subtree(cg, rel))
 			continue;
 		r = hv_cgroup_write_file(*d, !v2 && one_thread ? "tasks" : "cgroup.procs", buf,
 		                         reterr);

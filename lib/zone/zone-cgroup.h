@@ -65,7 +65,17 @@ int hv_cgroup_limit_devices(struct hv_cgroup *cg, struct hv_error **reterr);
 /* A directory fd of the zone's cgroup2 node, for clone3(CLONE_INTO_CGROUP); caller closes. */
 int hv_cgroup_open_v2_fd(struct hv_cgroup *cg, struct hv_error **reterr);
 
-/* Move pid (and its threads) into every hierarchy of the zone. */
+/*
+ * The same for the cgroup2 node where pid, a process of the zone (its init),
+ * is: the place for a process that enters the running zone (zlogin). The
+ * zone's own node when pid is not in the zone's subtree.
+ */
+int hv_cgroup_open_v2_fd_of(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr);
+
+/*
+ * Move pid (and its threads) into every hierarchy of the zone; where it
+ * is in the zone's cgroup2 node or below it already, it stays there.
+ */
 int hv_cgroup_attach(struct hv_cgroup *cg, pid_t pid, struct hv_error **reterr);
 
 /*

@@ -297,12 +297,14 @@ enter_and_run(const struct hv_zone_config *c, int pidfd, char **cmd, int slave)
 }
 
 /*
- * Fork the process that will enter the zone straight into the zone's
- * cgroup2 node (clone3 with CLONE_INTO_CGROUP): moving a process there
- * afterwards would make the kernel wait for an RCU grace period.
+ * Fork the process that will enter the zone straight into the cgroup2 node
+ * of the zone's init (clone3 with CLONE_INTO_CGROUP): moving a process
+ * there afterwards would make the kernel wait for an RCU grace period, and
+ * the zone's own node may take no process once the zone's systemd has
+ * enabled controllers below it (hv_cgroup_open_v2_fd_of).
  */
 static pid_t
-fork_into_zone_cgroup(const struct hv_zone_config *c)
+fork_into_zone_cgroup(const struct hv_zone_config *c, pid_t init)
 {
 	struct hv_cgroup *cg = NULL;
 	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
@@ -310,7 +312,7 @@ fork_into_zone_cgroup(const struct hv_zone_config *c)
 	pid_t pid;
 
 	if (hv_cgroup_open(c->prefix, c->uuid, &cg, NULL) >= 0)
-		fd = hv_cgroup_open_v2_fd(cg, NULL);
+		fd = hv_cgroup_open_v2_fd_of(cg, init, NULL);
 	hv_cgroup_free(cg);
 	if (fd < 0)
 		return fork();
@@ -347,7 +349,7 @@ login(char **cmd)
 	}
 	if (interactive)
 		sig = sigwinch_fd();
-	pid = fork_into_zone_cgroup(&c);
+	pid = fork_into_zone_cgroup(&c, rt.init_pid);
 	if (pid < 0) {
 		hv_zone_config_done(&c);
 		return log_error_errno(errno, "fork: %m"), 1;
