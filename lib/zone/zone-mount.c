@@ -14,6 +14,8 @@
  *                console (the pty zoneadmd holds), ptmx → pts/ptmx, pts
  *                (a new devpts instance), shm, mqueue, fd/stdin/stdout/stderr
  *   /tmp, /run   tmpfs; /tmp sized by the tmpfs property
+ *   /run/lock    a small tmpfs of its own: anyone may write there, and a full
+ *                /run/lock must not fill /run, which init and daemons need
  *   /sys/fs/cgroup  the zone's own cgroups as systemd expects them: cgroup2
  *                on a v2 host; on a v1/hybrid host a tmpfs with each v1
  *                controller (read-only), name=systemd and unified (writable)
@@ -334,7 +336,8 @@ hv_zone_mount_all(const struct hv_zone_config *c, const struct hv_zone_fds *fds,
                   enum hv_cgroup_layout layout, struct hv_error **reterr)
 {
 	const char *root = STAGING_ROOT;
-	_cleanup_free_ char *proc = NULL, *sys = NULL, *tmp = NULL, *run = NULL, *opts = NULL;
+	_cleanup_free_ char *proc = NULL, *sys = NULL, *tmp = NULL, *run = NULL, *runlock = NULL,
+	                    *opts = NULL;
 	int r;
 
 	if ((r = attach_root(fds, reterr)) < 0)
@@ -343,7 +346,8 @@ hv_zone_mount_all(const struct hv_zone_config *c, const struct hv_zone_fds *fds,
 	sys = at(root, "/sys");
 	tmp = at(root, "/tmp");
 	run = at(root, "/run");
-	if (!proc || !sys || !tmp || !run)
+	runlock = at(root, "/run/lock");
+	if (!proc || !sys || !tmp || !run || !runlock)
 		return -ENOMEM;
 	if (c->limits.tmpfs) {
 		if (asprintf(&opts, "mode=1777,size=%llu", (unsigned long long)c->limits.tmpfs) < 0)
@@ -361,6 +365,9 @@ hv_zone_mount_all(const struct hv_zone_config *c, const struct hv_zone_fds *fds,
 	    (r = ensure_dir(run, reterr)) < 0 ||
 	    (r = mnt("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k", reterr)) <
 	            0 ||
+	    (r = ensure_dir(runlock, reterr)) < 0 ||
+	    (r = mnt("tmpfs", runlock, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=5120k",
+	             reterr)) < 0 ||
 	    (r = mount_native(root, fds, reterr)) < 0 || (r = mask(root, reterr)) < 0)
 		return r;
 	return pivot(root, reterr);

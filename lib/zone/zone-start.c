@@ -4,6 +4,8 @@
  *
  * The caller (zoneadmd, host root) has made the zone's cgroups. We then:
  *
+ *   0. tell the zone root its name and its machine id (/etc/hostname,
+ *      /etc/machine-id when the image left it empty), as an lx brand does;
  *   1. open a pty for the zone's console (zoneadmd keeps the master);
  *   2. clone3() the zone's first process into new user, mount, pid, net,
  *      uts and ipc namespaces, straight into the zone's cgroup2 node
@@ -132,11 +134,14 @@ set_memlock(uint64_t bytes)
 static char **
 zone_environment(const struct hv_zone_config *c)
 {
-	char **env = NULL;
+	char **env = NULL, id[64];
 
+	/* systemd's container interface: what runs it, and its id (machine-id(5) may use it). */
+	snprintf(id, sizeof(id), "container_uuid=%s", c->uuid);
 	if (strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") <
 	            0 ||
-	    strv_push(&env, "container=sable") < 0 || strv_push(&env, "TERM=vt100") < 0)
+	    strv_push(&env, "container=sable") < 0 || strv_push(&env, id) < 0 ||
+	    strv_push(&env, "TERM=vt100") < 0)
 		return strv_free(env);
 	STRV_FOREACH (e, c->env)
 		if (strv_push(&env, *e) < 0)
@@ -299,29 +304,77 @@ await_exec(int sock, struct hv_error **reterr)
 	                    strchr(buf, ' ') ? strchr(buf, ' ') + 1 : buf);
 }
 
+/* A file of the zone root, resolved inside it and never following a link out of it. */
+static int
+open_in_root(const struct hv_zone_config *c, const char *rel, uint64_t flags)
+{
+	struct open_how how = {.flags = flags | O_CLOEXEC | O_NOFOLLOW,
+	                       .mode = 0644,
+	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	_cleanup_close_ int root = -EBADF;
+	int fd;
+
+	root = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
 /*
  * Write /etc/hostname in the zone root, as an lx brand does at boot, so a
- * distribution's init takes the name the zone was given. The path is the
- * zone's: resolved inside its root, never following a link out of it.
+ * distribution's init takes the name the zone was given.
  */
 static void
 write_hostname(const struct hv_zone_config *c)
 {
-	struct open_how how = {.flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	                       .mode = 0644,
-	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	_cleanup_close_ int root = -EBADF, fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF;
 	char line[80];
 
 	/* A root without /etc (or a read-only one) has no file to tell: nothing to do. */
-	root = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return;
-	fd = (int)syscall(SYS_openat2, root, "etc/hostname", &how, sizeof(how));
+	fd = open_in_root(c, "etc/hostname", O_WRONLY | O_CREAT | O_TRUNC);
 	if (fd < 0)
 		return;
 	snprintf(line, sizeof(line), "%s\n", c->hostname);
 	(void)loop_write(fd, line, strlen(line));
+}
+
+/*
+ * Give the zone its machine id (machine-id(5)): its UUID as 32 hex digits,
+ * unique among zones and the same at every boot. An image leaves
+ * /etc/machine-id empty (or "uninitialized") so that each machine made from
+ * it gets its own; the first boot of the zone fills it in. Were it left
+ * empty, systemd would take every boot for a first boot and run its
+ * first-boot units (systemd-firstboot asks on the console, where no one
+ * answers). An id the zone has is kept, and a missing file stays missing
+ * (systemd then takes container_uuid from the environment).
+ */
+static void
+write_machine_id(const struct hv_zone_config *c)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char cur[64], id[34];
+	size_t n = 0;
+	struct stat st;
+	ssize_t k;
+
+	fd = open_in_root(c, "etc/machine-id", O_RDWR);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size >= (off_t)sizeof(cur))
+		return;
+	k = read(fd, cur, sizeof(cur) - 1);
+	if (k < 0)
+		return;
+	cur[k] = 0;
+	cur[strcspn(cur, "\n")] = 0;
+	if (!streq(cur, "") && !streq(cur, "uninitialized"))
+		return;
+	for (const char *p = c->uuid; *p; p++)
+		if (*p != '-')
+			id[n++] = *p;
+	id[n++] = '\n';
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, id, n, 0);
 }
 
 static int
@@ -359,6 +412,7 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 	if ((r = check_root(c, reterr)) < 0)
 		return r;
 	write_hostname(c);
+	write_machine_id(c);
 	if ((r = open_console(c->uid_base, &master, &slave, reterr)) < 0)
 		return r;
 	/* Straight into the cgroup2 node where there is one (pure v1 hosts: attach below). */
