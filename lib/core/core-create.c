@@ -32,6 +32,7 @@
 #include "basic/time-util.h"
 #include "core/core-internal.h"
 #include "core/vm.h"
+#include "image/manifest.h"
 #include "json/json.h"
 #include "storage/pool.h"
 
@@ -93,24 +94,27 @@ static int
 check_manifest(const char *zpool, const char *image, struct hv_error **reterr)
 {
 	_cleanup_free_ char *rel = NULL, *path = NULL;
+	struct hv_image_manifest m = {0};
 	json_auto_t *o = NULL;
-	const char *type = NULL;
+	int r;
 
 	if (asprintf(&rel, "/var/imgadm/images/%s-%s.json", zpool, image) < 0 ||
 	    hv_root_path(rel, &path) < 0)
 		return -ENOMEM;
 	if (access(path, F_OK) < 0)
 		return 0;
-	if (hv_json_load_file(path, 1024 * 1024, &o, NULL) < 0 ||
-	    json_unpack(o, "{s:{s:s}}", "manifest", "type", &type) < 0)
+	if (hv_json_load_file(path, 2 * 1024 * 1024, &o, NULL) < 0 ||
+	    hv_image_manifest_parse(json_object_get(o, "manifest"), &m, NULL) < 0)
 		return hv_error_set_path(reterr, -EINVAL, "image_uuid",
 		                         "image %s: its manifest '%s' is unreadable", image, path);
-	if (!streq(type, "lx-dataset") && !streq(type, "docker"))
-		return hv_error_set_path(reterr, -EINVAL, "image_uuid",
-		                         "image %s is of type '%s'; brand lx needs an 'lx-dataset' "
-		                         "or 'docker' image",
-		                         image, type);
-	return 0;
+	r = 0;
+	if (!hv_image_type_fits_brand(m.type, "lx"))
+		r = hv_error_set_path(reterr, -EINVAL, "image_uuid",
+		                      "image %s is of type '%s'; brand lx needs an 'lx-dataset' or "
+		                      "'docker' image",
+		                      image, hv_image_type_to_string(m.type));
+	hv_image_manifest_done(&m);
+	return r;
 }
 
 /* The image must be installed: <zpool>/<image> with a zone root in it (its @final: see clone). */

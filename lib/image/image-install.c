@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,7 +167,53 @@ struct unpack {
 	int base_fd;
 	bool zone;
 	struct archive *disk;
+	/*
+	 * The symlinks this archive made, when the dataset started empty: no
+	 * entry may go through one. (Over an origin's files, libarchive looks
+	 * at every component on disk instead, which costs several system
+	 * calls an entry.)
+	 */
+	json_t *links;
 };
+
+/* "root//a/./b/" -> "root/a/b": the form names are compared in. */
+static char *
+canonical(const char *p)
+{
+	char *out = malloc(strlen(p) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (o != out)
+				*o++ = '/';
+			memcpy(o, p, len);
+			o += len;
+		}
+		p += len;
+		p += *p == '/';
+	}
+	*o = 0;
+	return out;
+}
+
+/* Does name, or a directory on its way, stand where this archive put a symlink? */
+static bool
+through_symlink(const struct unpack *u, const char *name)
+{
+	if (!u->links)
+		return false;
+	for (const char *c = name;; c++)
+		if (*c == '/' || *c == 0) {
+			if (json_object_getn(u->links, name, (size_t)(c - name)))
+				return true;
+			if (!*c)
+				return false;
+		}
+}
 
 /* ".wh.NAME": an incremental image deletes NAME (docker's whiteout). */
 static int
@@ -213,12 +260,21 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
 		const char *lpath;
 		if ((r = entry_path(link, u->zone, &lpath, reterr)) < 0)
 			return r;
-		if (asprintf(&full_link, "%s/%s", u->base, lpath) < 0)
+		if (!(full_link = canonical(lpath)))
 			return -ENOMEM;
+		if (through_symlink(u, full_link))
+			return hv_error_set(
+			        reterr, -EPERM,
+			        "image tar: '%s': a link through a symlink of the image", raw);
 		archive_entry_set_hardlink(e, full_link);
 	}
-	if (asprintf(&full, "%s/%s", u->base, path) < 0)
+	/* Relative to the dataset, our working directory while we unpack. */
+	if (!(full = canonical(path)))
 		return -ENOMEM;
+	if (through_symlink(u, full))
+		return hv_error_set(
+		        reterr, -EPERM,
+		        "image tar: '%s': would be written through a symlink of the image", raw);
 	archive_entry_set_pathname(e, full);
 	if (archive_write_header(u->disk, e) < ARCHIVE_WARN)
 		return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
@@ -241,16 +297,19 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
 	if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
 		return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
 		                    archive_error_string(u->disk));
+	if (u->links && archive_entry_filetype(e) == AE_IFLNK &&
+	    json_object_set_new(u->links, full, json_true()) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
 /* Unpack the tar, whose first header is already read, under dir. */
 static int
-unpack_tar(struct archive *a, struct archive_entry *e, const char *dir, bool zone,
+unpack_tar(struct archive *a, struct archive_entry *e, const char *dir, bool zone, bool fresh,
            struct hv_error **reterr)
 {
 	_cleanup_free_ char *base = realpath(dir, NULL);
-	_cleanup_close_ int base_fd = -EBADF;
+	_cleanup_close_ int base_fd = -EBADF, cwd = -EBADF;
 	struct unpack u = {.zone = zone};
 	int r = 0, k = ARCHIVE_OK;
 
@@ -264,10 +323,26 @@ unpack_tar(struct archive *a, struct archive_entry *e, const char *dir, bool zon
 	}
 	u.base = base;
 	u.base_fd = base_fd;
+	/*
+	 * Unpack with the dataset as working directory, names relative to it:
+	 * where libarchive checks every component of every name for symlinks
+	 * (over an origin), a relative name has only the image's own to check.
+	 */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || fchdir(base_fd) < 0) {
+		archive_write_free(u.disk);
+		return hv_error_set(reterr, -errno, "cannot enter '%s': %m", base);
+	}
+	if (fresh && !(u.links = json_object())) {
+		archive_write_free(u.disk);
+		(void)fchdir(cwd);
+		return -ENOMEM;
+	}
 	archive_write_disk_set_options(
 	        u.disk, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 	                        ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
-	                        ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	                        ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	                        (fresh ? 0 : ARCHIVE_EXTRACT_SECURE_SYMLINKS));
 	while (r >= 0 && k == ARCHIVE_OK) {
 		r = unpack_entry(&u, a, e, reterr);
 		if (r >= 0)
@@ -278,6 +353,9 @@ unpack_tar(struct archive *a, struct archive_entry *e, const char *dir, bool zon
 	if (archive_write_close(u.disk) != ARCHIVE_OK && r >= 0)
 		r = hv_error_set(reterr, -EIO, "image: %s", archive_error_string(u.disk));
 	archive_write_free(u.disk);
+	json_decref(u.links);
+	if (fchdir(cwd) < 0 && r >= 0)
+		r = hv_error_set(reterr, -errno, "cannot return to the working directory: %m");
 	return r;
 }
 
@@ -444,9 +522,9 @@ partial_path(const struct hv_image_manifest *m, const char *zpool, const char *p
 	return r;
 }
 
-/* Where the stream went wrong, in the words that help most. */
+/* Where the file went wrong, in the words that help most (why: libarchive's, or NULL). */
 static int
-stream_error(struct archive *a, const struct source *s, const struct hv_image_manifest *m,
+stream_error(const char *why, const struct source *s, const struct hv_image_manifest *m,
              struct hv_error **reterr)
 {
 	if (s->err == -EFBIG)
@@ -462,14 +540,13 @@ stream_error(struct archive *a, const struct source *s, const struct hv_image_ma
 		                    " bytes (truncated?)",
 		                    m->uuid, s->count, s->limit);
 	return hv_error_set(reterr, -EPROTO, "image %s: %s", m->uuid,
-	                    archive_error_string(a) ?: "the file is not an image file");
+	                    why && *why ? why : "the file is not an image file");
 }
 
 /* The first header read: what kind of file this is decides what is made of it. */
 static int
-take_data(struct archive *a, struct archive_entry *e, struct source *s,
-          const struct hv_image_manifest *m, const char *zpool, const char *partial,
-          struct hv_error **reterr)
+take_data(struct archive *a, struct archive_entry *e, const struct hv_image_manifest *m,
+          const char *zpool, const char *partial, struct hv_error **reterr)
 {
 	_cleanup_free_ char *path = NULL;
 	const void *buf = NULL;
@@ -485,11 +562,12 @@ take_data(struct archive *a, struct archive_entry *e, struct source *s,
 		if ((r = make_partial(m, zpool, partial, reterr)) < 0 ||
 		    (r = partial_path(m, zpool, partial, &path, reterr)) < 0)
 			return r;
-		return unpack_tar(a, e, path, m->type != HV_IMAGE_OTHER, reterr);
+		return unpack_tar(a, e, path, m->type != HV_IMAGE_OTHER, !m->origin, reterr);
 	}
 	k = archive_read_data_block(a, &buf, &size, &off);
 	if (k < ARCHIVE_WARN)
-		return stream_error(a, s, m, reterr);
+		return hv_error_set(reterr, -EPROTO, "image %s: %s", m->uuid,
+		                    archive_error_string(a));
 	if (k == ARCHIVE_EOF)
 		size = 0;
 	if (size >= strlen(SEND_MAGIC) && memcmp(buf, SEND_MAGIC, strlen(SEND_MAGIC)) == 0)
@@ -505,59 +583,154 @@ take_data(struct archive *a, struct archive_entry *e, struct source *s,
 	return write_raw(a, buf, size, path, m->image_size * MIB, reterr);
 }
 
+/*
+ * The file, decompressed by a thread of its own: it reads, counts and
+ * hashes the file and writes the plain bytes into a pipe, so that
+ * decompression runs beside the unpacking (as `zstd -dc | tar -x` does).
+ */
+struct inflate {
+	struct source s;
+	int out; /* the pipe's write end */
+	int r;   /* 0, or how it failed */
+	char why[256];
+};
+
+static void *
+inflate_thread(void *arg)
+{
+	struct inflate *d = arg;
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	sigset_t pipe;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	if (!a) {
+		d->r = -ENOMEM;
+		goto out;
+	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open(a, &d->s, NULL, source_read, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK)
+		goto fail;
+	for (;;) {
+		const void *buf;
+		size_t size;
+		la_int64_t off;
+		int k = archive_read_data_block(a, &buf, &size, &off);
+
+		if (k == ARCHIVE_EOF)
+			break;
+		if (k < ARCHIVE_WARN)
+			goto fail;
+		if (loop_write(d->out, buf, size) < 0) {
+			d->r = -EPIPE; /* the unpacking gave up: its error says why */
+			goto out;
+		}
+	}
+	if (source_drain(a, &d->s) >= 0)
+		goto out;
+fail:
+	d->r = d->s.err < 0 ? d->s.err : -EPROTO;
+	snprintf(d->why, sizeof(d->why), "%s", strempty(archive_error_string(a)));
+out:
+	archive_read_free(a);
+	d->out = safe_close(d->out);
+	return NULL;
+}
+
+/* Read what the inflater still writes, so that it reaches the file's end. */
+static void
+drain_pipe(int fd)
+{
+	char buf[64 * 1024];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Unpack the plain stream from the pipe. */
+static int
+unpack_from(int fd, const struct hv_image_manifest *m, const char *zpool, const char *partial,
+            struct hv_error **reterr)
+{
+	struct archive *b = archive_read_new();
+	struct archive_entry *e = NULL;
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	archive_read_support_format_tar(b);
+	archive_read_support_format_raw(b);
+	if (archive_read_open_fd(b, fd, 256 * 1024) != ARCHIVE_OK ||
+	    archive_read_next_header(b, &e) != ARCHIVE_OK)
+		r = hv_error_set(reterr, -EPROTO, "image %s: %s", m->uuid,
+		                 archive_error_string(b) ?: "the file is not an image file");
+	else
+		r = take_data(b, e, m, zpool, partial, reterr);
+	archive_read_free(b);
+	return r;
+}
+
 /* Stream the file into the partial dataset and check it against the manifest. */
 static int
 stream_in(const struct hv_image_manifest *m, int fd, const char *zpool, const char *partial,
           const struct hv_image_install_opts *o, struct hv_error **reterr)
 {
-	struct source s = {.fd = fd,
-	                   .limit = m->file.size,
-	                   .progress = o ? o->progress : NULL,
-	                   .userdata = o ? o->userdata : NULL};
-	struct archive_entry *e = NULL;
-	struct archive *a = NULL;
+	struct inflate d = {.s = {.fd = fd,
+	                          .limit = m->file.size,
+	                          .progress = o ? o->progress : NULL,
+	                          .userdata = o ? o->userdata : NULL}};
 	char sha1[HV_SHA1_HEX_LEN + 1];
-	int r;
+	pthread_t t;
+	int p[2], r;
 
-	s.buf = malloc(READ_BUFFER);
-	if (!s.buf || hv_hash_new(HV_HASH_SHA1, &s.sha1) < 0 || !(a = archive_read_new())) {
+	d.s.buf = malloc(READ_BUFFER);
+	if (!d.s.buf || hv_hash_new(HV_HASH_SHA1, &d.s.sha1) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_raw(a);
-	if (archive_read_open(a, &s, NULL, source_read, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		r = stream_error(a, &s, m, reterr);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = hv_error_set(reterr, -errno, "pipe: %m");
 		goto out;
 	}
-	if ((r = take_data(a, e, &s, m, zpool, partial, reterr)) < 0) {
-		/* A file cut short shows as a broken archive: say what it is. */
-		if (s.eof && s.count < s.limit)
-			r = stream_error(a, &s, m, reterr);
+	(void)fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
+	d.out = p[1];
+	if (pthread_create(&t, NULL, inflate_thread, &d) != 0) {
+		close(p[0]);
+		close(p[1]);
+		r = -EAGAIN;
 		goto out;
 	}
-	if ((r = fault_point("image-install:unpacked")) < 0)
+	r = unpack_from(p[0], m, zpool, partial, reterr);
+	if (r >= 0)
+		r = fault_point("image-install:unpacked");
+	if (r >= 0)
+		drain_pipe(p[0]);
+	close(p[0]);
+	pthread_join(t, NULL);
+	/* The file's own trouble (short, long, unreadable, not decompressible) comes first. */
+	if (d.r < 0 && d.r != -EPIPE)
+		r = stream_error(d.why, &d.s, m, reterr);
+	else if (r < 0 && d.s.eof && d.s.count < d.s.limit)
+		r = stream_error(NULL, &d.s, m, reterr);
+	if (r < 0)
 		goto out;
-	if ((r = source_drain(a, &s)) < 0) {
-		r = stream_error(a, &s, m, reterr);
+	if (d.s.count != m->file.size) {
+		r = stream_error(NULL, &d.s, m, reterr);
 		goto out;
 	}
-	if (s.count != m->file.size) {
-		r = stream_error(a, &s, m, reterr);
-		goto out;
-	}
-	if ((r = hv_hash_final_hex(s.sha1, sha1, sizeof(sha1))) < 0)
+	if ((r = hv_hash_final_hex(d.s.sha1, sha1, sizeof(sha1))) < 0)
 		goto out;
 	if (!streq(sha1, m->file.sha1))
 		r = hv_error_set(reterr, -EBADMSG,
 		                 "image %s: the file's sha1 is %s, its manifest says %s", m->uuid,
 		                 sha1, m->file.sha1);
 out:
-	archive_read_free(a);
-	hv_hash_free(s.sha1);
-	free(s.buf);
+	hv_hash_free(d.s.sha1);
+	free(d.s.buf);
 	return r;
 }
 
