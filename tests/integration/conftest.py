@@ -200,3 +200,14 @@ def netns():
     yield make
     for name in made:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(tmp_path_factory):
+    """The busybox lx image (scripts/mkimage): {"manifest", "file", "uuid"}."""
+    out = tmp_path_factory.mktemp("images")
+    subprocess.run([os.path.join(TOP, "scripts", "mkimage"), "busybox", str(out)], check=True,
+                   capture_output=True)
+    manifest = next(str(out / f) for f in os.listdir(out) if f.endswith(".json"))
+    image = next(str(out / f) for f in os.listdir(out) if f.endswith(".tar.zst"))
+    return {"manifest": manifest, "file": image, "uuid": json.load(open(manifest))["uuid"]}

@@ -1,7 +1,7 @@
 """vmadm and vmadmd: SmartOS payloads in, SmartOS shapes out, on a loop-backed pool.
 
 Each test gets a scratch root with a btrfs pool, the busybox lx image
-(scripts/mkimage-busybox) and /native carrying the probe, and must leave
+(scripts/mkimage, installed with imgadm) and /native carrying the probe, and must leave
 the host as it found it (conftest: cgroups, processes, mounts, loops).
 Besides that, a deleted or failed VM must leave nothing in the root
 either: no dataset, record, intent, id range or run file (clean()).
@@ -20,17 +20,14 @@ import pytest
 
 from conftest import BUILD, TOP, drop_pool, make_pool, program
 
-IMAGE = "65a95c12-a676-4736-b0b9-77b3b9fc19bd"
-
-
 class Node:
     """A root with a pool and an image, and vmadm in it."""
 
-    def __init__(self, root, pool):
+    def __init__(self, root, pool, image):
         self.root = root
         self.pool = pool
-        subprocess.run([os.path.join(TOP, "scripts", "mkimage-busybox"), program("pooladm")],
-                       env=root.env, check=True, capture_output=True)
+        self.image = image["uuid"]
+        root.run("imgadm", "install", "-q", "-m", image["manifest"], "-f", image["file"])
         native = root.file("native")
         os.makedirs(native, exist_ok=True)
         shutil.copy(os.path.join(BUILD, "tests", "helpers", "zprobe"), native)
@@ -48,7 +45,7 @@ class Node:
         return p
 
     def create(self, **payload):
-        body = {"brand": "lx", "image_uuid": IMAGE, "max_physical_memory": 128,
+        body = {"brand": "lx", "image_uuid": self.image, "max_physical_memory": 128,
                 "quota": 1, "alias": "test"}
         body.update(payload)
         p = self.vmadm("create", input=json.dumps(body))
@@ -67,7 +64,7 @@ class Node:
 
     def datasets(self):
         out = self.root.run("pooladm", "list", "-H", "-o", "name", "-t", "all").stdout
-        return sorted(n for n in out.split() if n != "zones" and IMAGE not in n)
+        return sorted(n for n in out.split() if n != "zones" and self.image not in n)
 
     def leftovers(self):
         """What VMs left in the root: datasets, intents, id ranges, run files."""
@@ -107,10 +104,10 @@ class Node:
 
 
 @pytest.fixture
-def node(root):
+def node(root, busybox_image):
     root.write_config("zone_uid_base=1600000000\n")
     pool = make_pool(root, "btrfs", size="3G")
-    n = Node(root, pool)
+    n = Node(root, pool, busybox_image)
     try:
         yield n
         n.close()
@@ -130,7 +127,7 @@ def test_create_get_list_lookup_delete(node):
     assert vm["zonepath"] == node.root.file(f"zones/{u}")
     assert vm["zfs_filesystem"] == f"zones/{u}" and vm["zpool"] == "zones"
     assert vm["type"] == "LX" and vm["hvm"] is False and vm["snapshots"] == []
-    assert vm["image_uuid"] == IMAGE and vm["tags"] == {"role": "web"}
+    assert vm["image_uuid"] == node.image and vm["tags"] == {"role": "web"}
     # SmartOS's defaults (smartos.md 2.1)
     assert vm["max_physical_memory"] == 128 and vm["max_swap"] == 256
     assert vm["max_locked_memory"] == 128 and vm["tmpfs"] == 128
@@ -173,15 +170,15 @@ def test_payload_errors_name_the_property_and_change_nothing(node):
 
     listed = ""
 
-    base = {"brand": "lx", "image_uuid": IMAGE}
+    base = {"brand": "lx", "image_uuid": node.image}
     err = refused(dict(base, max_physical_memroy=512), "max_physical_memroy",
                   "max_physical_memory")
     assert "did you mean" in err
     refused(dict(base, nics=[{"nic_tag": "admin", "ipz": ["dhcp"]}]), "nics.0.ipz")
     refused(dict(base, max_physical_memory="lots"), "max_physical_memory")
     refused({"brand": "lx"}, "image_uuid")
-    refused({"brand": "joyent", "image_uuid": IMAGE}, "joyent", "lx")
-    refused({"image_uuid": IMAGE}, "lx")
+    refused({"brand": "joyent", "image_uuid": node.image}, "joyent", "lx")
+    refused({"image_uuid": node.image}, "lx")
     missing = str(uuidlib.uuid4())
     refused(dict(base, image_uuid=missing), missing, "imgadm import")
     p = node.vmadm("create", input="{\"brand\": \"lx\",", check=False)
@@ -195,7 +192,7 @@ def test_payload_errors_name_the_property_and_change_nothing(node):
 
 
 def test_validate_prints_smartos_shapes(node):
-    p = node.vmadm("validate", "create", input=json.dumps({"brand": "lx", "image_uuid": IMAGE}))
+    p = node.vmadm("validate", "create", input=json.dumps({"brand": "lx", "image_uuid": node.image}))
     assert p.returncode == 0 and p.stderr == "VALID 'create' payload for lx brand VMs.\n"
     # The lx example of smartos.md section 3 validates as it is.
     example = {
@@ -348,7 +345,7 @@ STEPS = ["intent", "dataset", "config", "ids", "record", "boot"]
 
 @pytest.mark.parametrize("step", STEPS)
 def test_create_failing_at_any_step_leaves_nothing(node, step):
-    p = node.vmadm("create", input=json.dumps({"brand": "lx", "image_uuid": IMAGE}),
+    p = node.vmadm("create", input=json.dumps({"brand": "lx", "image_uuid": node.image}),
                    env={"SABLE_FAULT_FAIL": f"vm-create:{step}"}, check=False)
     assert p.returncode == 1, p.stderr
     assert node.leftovers() == {}
@@ -357,7 +354,7 @@ def test_create_failing_at_any_step_leaves_nothing(node, step):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_create_killed_at_any_step_is_undone_by_the_next_vmadm(node, step):
-    p = node.vmadm("create", input=json.dumps({"brand": "lx", "image_uuid": IMAGE}),
+    p = node.vmadm("create", input=json.dumps({"brand": "lx", "image_uuid": node.image}),
                    env={"SABLE_FAULT_KILL": f"vm-create:{step}"}, check=False)
     assert p.returncode == -signal.SIGKILL, p
     # The next vmadm (any command) finds the intent of a dead owner and purges.
@@ -374,7 +371,7 @@ def test_delete_killed_half_way_is_finished(node):
 
 
 def test_parallel_creates_and_operations(node):
-    payload = json.dumps({"brand": "lx", "image_uuid": IMAGE, "autoboot": False,
+    payload = json.dumps({"brand": "lx", "image_uuid": node.image, "autoboot": False,
                           "max_physical_memory": 64})
     procs = [subprocess.Popen([program("vmadm"), "create"], env=node.root.env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -519,16 +516,16 @@ def test_send_receive_round_trip_to_another_root(node):
 def test_reprovision_gives_a_fresh_root_and_keeps_the_config(node):
     u = node.create(alias="keep-me")
     node.login(u, "echo old > /root/data")
-    node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE}))
+    node.vmadm("reprovision", u, input=json.dumps({"image_uuid": node.image}))
     vm = node.get(u)
     assert vm["alias"] == "keep-me" and vm["state"] == "running"
     assert node.login(u, "cat /root/data", check=False).returncode != 0
-    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE, "ram": 5}),
+    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": node.image, "ram": 5}),
                    check=False)
     assert p.returncode == 1 and "ram" in p.stderr
     # Killed half way: the next vmadm puts the old root back.
     node.login(u, "echo again > /root/data")
-    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": IMAGE}),
+    p = node.vmadm("reprovision", u, input=json.dumps({"image_uuid": node.image}),
                    env={"SABLE_FAULT_KILL": "vm-reprovision:clone"}, check=False)
     assert p.returncode == -signal.SIGKILL
     node.vmadm("start", u)
