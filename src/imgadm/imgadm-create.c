@@ -150,7 +150,7 @@ out:
 	return r;
 }
 
-/* name=, version= and friends: JSON where they parse as JSON, else strings (as SmartOS). */
+/* name=, version= and friends, into the manifest. */
 static int
 apply_fields(json_t *m, int argc, char *argv[], struct hv_error **reterr)
 {
@@ -161,7 +161,12 @@ apply_fields(json_t *m, int argc, char *argv[], struct hv_error **reterr)
 		if (!eq || eq == argv[i])
 			return hv_error_set(reterr, -EINVAL, "'%s': expected field=value", argv[i]);
 		*eq = 0;
-		v = json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+		/* "version=2.0" is the string "2.0": only objects, arrays, booleans and
+		 * image_size are taken as JSON. */
+		v = NULL;
+		if (strchr("{[", eq[1]) || streq(eq + 1, "true") || streq(eq + 1, "false") ||
+		    streq(argv[i], "image_size"))
+			v = json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 		if (!v)
 			v = json_string(eq + 1);
 		if (hv_json_set(m, argv[i], v) < 0)
@@ -275,11 +280,11 @@ cmd_create(int argc, char *argv[])
 	vmu = argv[optind++];
 	if ((r = hv_vm_load(vmu, &vm, &e)) < 0)
 		return fail(r, e);
-	if (hv_zone_running(vmu, NULL) > 0)
-		return fail(hv_error_set(&e, -EBUSY,
-		                         "VM %s is running: stop it first (vmadm stop %s)", vmu,
-		                         vmu),
-		            e);
+	if (hv_zone_running(vmu, NULL) > 0) {
+		r = hv_error_set(&e, -EBUSY, "VM %s is running: stop it first (vmadm stop %s)", vmu,
+		                 vmu);
+		return fail(r, e);
+	}
 	if (!(m = base_manifest(vm)))
 		return fail(-ENOMEM, NULL);
 	if ((r = apply_fields(m, argc, argv, &e)) < 0)

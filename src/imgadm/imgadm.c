@@ -160,8 +160,10 @@ cmd_install(int argc, char *argv[])
 	}
 	if (!mpath || !fpath || optind < argc)
 		return usage_error("usage: imgadm install -m MANIFEST -f FILE [-P POOL] [-q]");
-	if ((r = read_full_file(mpath, MANIFEST_MAX, &text, &n)) < 0)
-		return fail(hv_error_set(&e, r, "manifest '%s': %m", mpath), e);
+	if ((r = read_full_file(mpath, MANIFEST_MAX, &text, &n)) < 0) {
+		r = hv_error_set(&e, r, "manifest '%s': %m", mpath);
+		return fail(r, e);
+	}
 	if ((r = hv_image_manifest_load(text, n, mpath, &m, &e)) < 0)
 		return fail(r, e);
 	fd = open(fpath, O_RDONLY | O_CLOEXEC);
@@ -335,8 +337,10 @@ cmd_publish(int argc, char *argv[])
 	if ((r = hv_json_load_file(mpath, MANIFEST_MAX, &m, &e)) < 0)
 		return fail(r, e);
 	fd = open(fpath, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(hv_error_set(&e, -errno, "image file '%s': %m", fpath), e);
+	if (fd < 0) {
+		r = hv_error_set(&e, -errno, "image file '%s': %m", fpath);
+		return fail(r, e);
+	}
 	r = hv_image_publish(argv[optind], getenv("IMGAPI_TOKEN"), m, fd, &e);
 	if (r < 0)
 		return fail(r, e);

@@ -291,7 +291,7 @@ def imgapid(tmp_path):
     d.mkdir()
     p = subprocess.Popen([program("imgapid"), "--dir", str(d), "--listen",
                           f"127.0.0.1:{port}", "--token", "s3cret"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
