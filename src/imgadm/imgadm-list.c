@@ -147,9 +147,10 @@ print_images(json_t *items, int argc, char *argv[], const char *fields, const ch
 
 	if (!fcopy || !scopy)
 		return fail(-ENOMEM, NULL);
+	n_sort_keys = 0;
 	if ((r = parse_filters(argc, argv, f, &nf)) != 0 ||
 	    (r = split_fields(fcopy, cols, &ncols)) != 0 ||
-	    (r = split_fields(scopy, sort_keys, &n_sort_keys)) != 0)
+	    (*scopy && (r = split_fields(scopy, sort_keys, &n_sort_keys)) != 0))
 		return r;
 	v = calloc(json_array_size(items) + 1, sizeof(*v));
 	if (!v)
@@ -157,7 +158,8 @@ print_images(json_t *items, int argc, char *argv[], const char *fields, const ch
 	json_array_foreach (items, i, it)
 		if (matches(it, f, nf))
 			v[n++] = it;
-	qsort(v, n, sizeof(*v), cmp_items);
+	if (n_sort_keys)
+		qsort(v, n, sizeof(*v), cmp_items);
 	if (json) {
 		json_auto_t *out = json_array();
 		for (i = 0; i < n; i++)
@@ -198,11 +200,11 @@ print_images(json_t *items, int argc, char *argv[], const char *fields, const ch
 	return 0;
 }
 
-/* -j -H -o -s, the same for list and avail. */
+/* -j -H -o -s, the same for list, avail and ancestry ("" as sort: keep the order). */
 static int
-table_command(const char *cmd, json_t *items, int argc, char *argv[])
+table_command(const char *cmd, json_t *items, int argc, char *argv[], const char *fields,
+              const char *sort)
 {
-	const char *fields = DEFAULT_FIELDS, *sort = DEFAULT_SORT;
 	bool header = true, json = false;
 	int c;
 
@@ -240,7 +242,7 @@ cmd_list(int argc, char *argv[])
 			arg_pool = argv[i + 1];
 	if ((r = hv_image_list(arg_pool, &items, &e)) < 0)
 		return fail(r, e);
-	return table_command("list", items, argc, argv);
+	return table_command("list", items, argc, argv, DEFAULT_FIELDS, DEFAULT_SORT);
 }
 
 int
@@ -272,7 +274,7 @@ cmd_avail(int argc, char *argv[])
 			        items, json_pack("{s:O, s:s}", "manifest", m, "source", *s));
 		}
 	}
-	return table_command("avail", items, argc, argv);
+	return table_command("avail", items, argc, argv, DEFAULT_FIELDS, DEFAULT_SORT);
 }
 
 int
@@ -336,7 +338,7 @@ found:
 		(void)json_array_append_new(chain, o);
 		uuid = json_string_value(json_object_get(json_object_get(o, "manifest"), "origin"));
 	}
-	return print_images(chain, argc, argv, "uuid,name,version,pub", "-clones", true, false);
+	return table_command("ancestry", chain, argc, argv, "uuid,name,version,pub", "");
 }
 
 int

@@ -363,3 +363,79 @@ def test_create_publish_import_round_trip(node, imgapid):
             subprocess.run([program("vmadm"), "delete", v], env=other.env)
         drop_pool(pool2)
         shutil.rmtree(other.path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("compress", [[], ["gzip", "-k"], ["bzip2", "-k"], ["xz", "-k"]])
+def test_every_compression_installs(node, compress):
+    tar = os.path.join(node.work, "plain.tar")
+    subprocess.run(["tar", "-C", busybox_root(), "--numeric-owner",
+                    "--transform", "s,^\\.,root,rSh", "-cf", tar, "."], check=True)
+    path = tar
+    if compress:
+        subprocess.run([*compress, tar], check=True)
+        path = tar + {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz"}[compress[0]]
+    m = manifest_for(path)
+    node.install(m, path)
+    assert os.path.exists(node.root.file(f"zones/{m['uuid']}/root/bin/busybox"))
+
+
+def test_info_ancestry_update_vacuum(node):
+    path = busybox_image(node.work)
+    base = manifest_for(path, name="base", version="1")
+    node.install(base, path)
+    # An incremental image on top: a tar that adds a file and removes one.
+    inc = evil_tar(node.work, "inc", lambda tf: (member(tf, "root/etc/added", b"yes\n"),
+                                                 member(tf, "root/etc/.wh.inittab")))
+    child = manifest_for(inc, name="child", version="2", origin=base["uuid"])
+    node.install(child, inc)
+    zp = node.root.file(f"zones/{child['uuid']}/root/etc")
+    assert open(os.path.join(zp, "added")).read() == "yes\n"
+    assert not os.path.exists(os.path.join(zp, "inittab"))
+    assert os.path.exists(node.root.file(f"zones/{base['uuid']}/root/etc/inittab"))
+    info = node.run("imgadm", "info", child["uuid"]).stdout
+    assert f"Origin       {base['uuid']}" in info and "Name         child" in info
+    anc = node.run("imgadm", "ancestry", child["uuid"]).stdout.split()
+    assert anc.index(child["uuid"]) < anc.index(base["uuid"])
+    # A lost @final is noticed and taken again.
+    node.run("pooladm", "destroy", f"zones/{base['uuid']}@final", check=False)
+    p = node.run("imgadm", "update", "-n")
+    assert "no @final" in p.stdout or p.stdout == ""
+    node.run("imgadm", "update")
+    # vacuum: the base is the child's origin (and its clone): only the child can go.
+    p = node.run("imgadm", "vacuum", "-n")
+    assert child["uuid"] in p.stdout and base["uuid"] not in p.stdout
+    p = node.run("imgadm", "vacuum", check=False)
+    assert p.returncode == 2 and "-f" in p.stderr
+    node.run("imgadm", "vacuum", "-f")
+    left = node.run("imgadm", "list", "-H", "-o", "uuid").stdout.split()
+    assert left == [base["uuid"]]
+
+
+def test_a_source_that_answers_garbage(node):
+    import http.server
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html>not json</html>" if "/images/" in self.path else b"{}"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        p = node.run("imgadm", "sources", "-a", url, check=False)
+        assert p.returncode == 1 and "not an IMGAPI" in p.stderr
+        before = node.state()
+        p = node.run("imgadm", "import", "-S", url, str(uuidlib.uuid4()), check=False)
+        assert p.returncode == 1 and "JSON" in p.stderr and p.stderr.count("\n") == 1
+        assert node.state() == before
+    finally:
+        srv.shutdown()
