@@ -33,6 +33,7 @@ class Node:
         self.env = dict(os.environ, SABLE_ROOT=self.root)
         self.run("pooladm", "create", "zones", "--size", "16G")
         out = os.path.join(self.root, "images")
+        os.makedirs(out)
         subprocess.run([os.path.join(TOP, "scripts", "mkimage"), "busybox", out], check=True,
                        capture_output=True)
         manifest = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".json")][0]
