@@ -25,8 +25,6 @@
 #include "core/vm-props.h"
 #include "json/json.h"
 
-#define QUOTE_MAX 64
-
 struct ctx {
 	enum hv_vm_action action;
 	enum hv_brand brand;
@@ -91,54 +89,6 @@ hv_vm_report_to_json(const struct hv_vm_report *r)
 		return NULL;
 	}
 	return o;
-}
-
-/* 'text', cut at QUOTE_MAX bytes (on a character boundary) with "..." after it. */
-static const char *
-quote(const char *s, char buf[static QUOTE_MAX + 8])
-{
-	size_t n = strlen(s);
-
-	if (n <= QUOTE_MAX) {
-		snprintf(buf, QUOTE_MAX + 8, "'%s'", s);
-		return buf;
-	}
-	n = QUOTE_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	snprintf(buf, QUOTE_MAX + 8, "'%.*s...'", (int)n, s);
-	return buf;
-}
-
-/* What a value is, for "got ...": 'text', 42, true, an object. */
-static const char *
-describe(const json_t *v, char buf[static QUOTE_MAX + 8])
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return quote(json_string_value(v), buf);
-	case JSON_INTEGER:
-		snprintf(buf, QUOTE_MAX + 8, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		/* 256.0 must not read as 256 next to "expected an integer". */
-		snprintf(buf, QUOTE_MAX + 8, "%.15g", json_real_value(v));
-		if (!strpbrk(buf, ".eEni"))
-			strcat(buf, ".0");
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		snprintf(buf, QUOTE_MAX + 8, "an array of %zu", json_array_size(v));
-		return buf;
-	}
-	return "something else";
 }
 
 static void
@@ -539,10 +489,10 @@ values_text(const char *values, char *buf, size_t size)
 static void
 bad_value(struct ctx *c, const char *path, const char *expected, const json_t *v)
 {
-	char got[QUOTE_MAX + 8];
+	char got[HV_JSON_DESCRIBE_MAX];
 
 	problem(c, &c->r->bad_values, path, "%s: expected %s, got %s", path, expected,
-	        describe(v, got));
+	        hv_json_describe(v, got));
 }
 
 static void
@@ -701,7 +651,7 @@ check_map(struct ctx *c, const char *path, const struct hv_prop *p, const json_t
 	}
 	json_object_foreach ((json_t *)v, k, e) {
 		_cleanup_free_ char *kp = path_join(c, path, k);
-		char q[QUOTE_MAX + 8];
+		char q[HV_JSON_DESCRIBE_MAX];
 
 		if (!kp || full(c))
 			return;
@@ -709,7 +659,7 @@ check_map(struct ctx *c, const char *path, const struct hv_prop *p, const json_t
 			problem(c, &c->r->bad_values, kp,
 			        "%s: key %s is empty, longer than %d bytes or has control "
 			        "characters",
-			        path, quote(k, q), HV_VM_MAX_MAP_KEY);
+			        path, hv_json_quote(k, q), HV_VM_MAX_MAP_KEY);
 		else if (!json_is_string(e) && !json_is_number(e) && !json_is_boolean(e))
 			bad_value(c, kp, "a string, number or boolean", e);
 	}
@@ -759,14 +709,14 @@ check_routes(struct ctx *c, const char *path, const struct hv_prop *p, const jso
 	}
 	json_object_foreach ((json_t *)v, k, e) {
 		_cleanup_free_ char *kp = path_join(c, path, k);
-		char q[QUOTE_MAX + 8];
+		char q[HV_JSON_DESCRIBE_MAX];
 
 		if (!kp || full(c))
 			return;
 		if (!ip_ok(k, AF_UNSPEC, 0, 0))
 			problem(c, &c->r->bad_values, kp,
 			        "%s: destination %s is not an IPv4 or IPv6 address or network",
-			        path, quote(k, q));
+			        path, hv_json_quote(k, q));
 		else if (!json_is_string(e) || !route_gateway_ok(json_string_value(e)))
 			bad_value(c, kp, "a gateway address, 'nics[N]' or 'macs[MAC]'", e);
 	}
@@ -826,14 +776,14 @@ unknown(struct ctx *c, const char *path, const char *name, const struct hv_prop 
         const char *hint)
 {
 	const char *s = hv_vm_prop_suggest(name, array, c->brand_bit, c->action_flag);
-	char q[QUOTE_MAX + 8];
+	char q[HV_JSON_DESCRIBE_MAX];
 
 	if (s)
 		problem(c, &c->r->bad_properties, path, "unknown property %s (did you mean '%s'?)",
-		        quote(path, q), s);
+		        hv_json_quote(path, q), s);
 	else
-		problem(c, &c->r->bad_properties, path, "unknown property %s%s", quote(path, q),
-		        strempty(hint));
+		problem(c, &c->r->bad_properties, path, "unknown property %s%s",
+		        hv_json_quote(path, q), strempty(hint));
 }
 
 static void
@@ -970,7 +920,7 @@ static void
 check_unique(struct ctx *c, const char *path, const struct hv_prop *p, const json_t *v)
 {
 	size_t n = json_array_size(v), primaries = 0;
-	char q[QUOTE_MAX + 8];
+	char q[HV_JSON_DESCRIBE_MAX];
 
 	for (size_t i = 0; i < n && !full(c); i++) {
 		const json_t *e = json_array_get(v, i);
@@ -984,7 +934,7 @@ check_unique(struct ctx *c, const char *path, const struct hv_prop *p, const jso
 			problem(c, &c->r->bad_values, pp, "%s: only one NIC may be primary", pp);
 		if (k && key_seen(p, v, i, k) && (kp = path_join(c, ep, p->key)))
 			problem(c, &c->r->bad_values, kp, "%s: %s %s is given twice", kp, p->key,
-			        quote(k, q));
+			        hv_json_quote(k, q));
 	}
 }
 
@@ -1188,7 +1138,7 @@ static bool
 check_brand(struct ctx *c, const json_t *payload, const char *given)
 {
 	const json_t *v = NULL;
-	char q[QUOTE_MAX + 8];
+	char q[HV_JSON_DESCRIBE_MAX];
 
 	if (c->action == HV_VM_ACTION_CREATE) {
 		v = json_object_get(payload, "brand");
@@ -1227,7 +1177,7 @@ check_brand(struct ctx *c, const json_t *payload, const char *given)
 		problem(c, NULL, "brand",
 		        "unsupported brand %s: Sable runs 'lx' (containers) and 'kvm' (hardware "
 		        "VMs)",
-		        quote(strempty(given), q));
+		        hv_json_quote(strempty(given), q));
 	return false;
 }
 
@@ -1310,9 +1260,9 @@ hv_vm_validate(enum hv_vm_action action, const char *brand, const json_t *payloa
 
 	*c.r = (struct hv_vm_report){0};
 	if (!json_is_object(payload)) {
-		char got[QUOTE_MAX + 8];
+		char got[HV_JSON_DESCRIBE_MAX];
 		problem(&c, NULL, NULL, "payload: expected a JSON object, got %s",
-		        payload ? describe(payload, got) : "nothing");
+		        payload ? hv_json_describe(payload, got) : "nothing");
 	} else if (check_brand(&c, payload, brand)) {
 		json_object_foreach ((json_t *)payload, k, v) {
 			if (full(&c))

@@ -107,6 +107,38 @@ source_drain(struct archive *a, struct source *s)
 	}
 }
 
+/*
+ * Hand every data block of the current entry to fn, in order. Returns 0 at
+ * the entry's end, fn's error, or -EPROTO when libarchive cannot read on
+ * (archive_error_string(a) says why).
+ */
+typedef int (*block_fn)(const void *buf, size_t size, la_int64_t off, void *userdata);
+
+static int
+for_each_block(struct archive *a, block_fn fn, void *userdata)
+{
+	for (;;) {
+		const void *buf;
+		size_t size;
+		la_int64_t off;
+		int k = archive_read_data_block(a, &buf, &size, &off), r;
+
+		if (k == ARCHIVE_EOF)
+			return 0;
+		if (k < ARCHIVE_WARN)
+			return -EPROTO;
+		if ((r = fn(buf, size, off, userdata)) < 0)
+			return r;
+	}
+}
+
+/* A block into a pipe or file descriptor, in order. */
+static int
+block_to_fd(const void *buf, size_t size, la_int64_t off, void *userdata)
+{
+	return loop_write(*(int *)userdata, buf, size);
+}
+
 /* ---- checks on tar entries ----------------------------------------------------- */
 
 /* A relative path without "." or ".." components, "./" prefixes dropped. */
@@ -240,6 +272,12 @@ whiteout(struct unpack *u, const char *path, struct hv_error **reterr)
 }
 
 static int
+block_to_disk(const void *buf, size_t size, la_int64_t off, void *userdata)
+{
+	return archive_write_data_block(userdata, buf, size, off) < ARCHIVE_WARN ? -EIO : 0;
+}
+
+static int
 unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struct hv_error **reterr)
 {
 	_cleanup_free_ char *full = NULL, *full_link = NULL, *raw = NULL;
@@ -279,21 +317,12 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
 	if (archive_write_header(u->disk, e) < ARCHIVE_WARN)
 		return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
 		                    archive_error_string(u->disk));
-	for (;;) {
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-		int k = archive_read_data_block(a, &buf, &size, &off);
-
-		if (k == ARCHIVE_EOF)
-			break;
-		if (k < ARCHIVE_WARN)
-			return hv_error_set(reterr, -EIO, "image file: %s",
-			                    archive_error_string(a));
-		if (archive_write_data_block(u->disk, buf, size, off) < ARCHIVE_WARN)
-			return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
-			                    archive_error_string(u->disk));
-	}
+	r = for_each_block(a, block_to_disk, u->disk);
+	if (r == -EPROTO)
+		return hv_error_set(reterr, -EIO, "image file: %s", archive_error_string(a));
+	if (r < 0)
+		return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
+		                    archive_error_string(u->disk));
 	if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
 		return hv_error_set(reterr, -EIO, "image tar: '%s': %s", raw,
 		                    archive_error_string(u->disk));
@@ -361,25 +390,31 @@ unpack_tar(struct archive *a, struct archive_entry *e, const char *dir, bool zon
 
 /* ---- raw data: a disk into a volume, or a send stream into the pool --------------- */
 
-/* Write one block at off; blocks of zeros are skipped, so the volume stays sparse. */
+/* A volume being written: blocks of zeros are skipped, so it stays sparse. */
+struct volume {
+	int fd;
+	uint64_t limit;
+	struct hv_error **reterr;
+};
+
 static int
-write_block(int fd, const void *buf, size_t size, la_int64_t off, uint64_t limit,
-            struct hv_error **reterr)
+write_block(const void *buf, size_t size, la_int64_t off, void *userdata)
 {
 	static const unsigned char zero[64 * 1024];
+	struct volume *v = userdata;
 
-	if ((uint64_t)off + size > limit)
-		return hv_error_set(reterr, -EFBIG,
+	if ((uint64_t)off + size > v->limit)
+		return hv_error_set(v->reterr, -EFBIG,
 		                    "the disk image is larger than its image_size (%" PRIu64
 		                    " MiB)",
-		                    limit / MIB);
+		                    v->limit / MIB);
 	if (size <= sizeof(zero) && memcmp(buf, zero, size) == 0)
 		return 0;
 	for (size_t done = 0; done < size;) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, size - done,
+		ssize_t n = pwrite(v->fd, (const char *)buf + done, size - done,
 		                   (off_t)(off + (la_int64_t)done));
 		if (n < 0)
-			return hv_error_set(reterr, -errno, "cannot write the volume: %m");
+			return hv_error_set(v->reterr, -errno, "cannot write the volume: %m");
 		done += (size_t)n;
 	}
 	return 0;
@@ -391,26 +426,17 @@ write_raw(struct archive *a, const void *first, size_t first_size, const char *p
           struct hv_error **reterr)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	la_int64_t off = (la_int64_t)first_size;
+	struct volume v = {.fd = fd, .limit = limit, .reterr = reterr};
 	int r;
 
 	if (fd < 0)
 		return hv_error_set(reterr, -errno, "'%s': %m", path);
-	if ((r = write_block(fd, first, first_size, 0, limit, reterr)) < 0)
+	if ((r = write_block(first, first_size, 0, &v)) < 0)
 		return r;
-	for (;;) {
-		const void *buf;
-		size_t size;
-		int k = archive_read_data_block(a, &buf, &size, &off);
-
-		if (k == ARCHIVE_EOF)
-			return 0;
-		if (k < ARCHIVE_WARN)
-			return hv_error_set(reterr, -EIO, "image file: %s",
-			                    archive_error_string(a));
-		if ((r = write_block(fd, buf, size, off, limit, reterr)) < 0)
-			return r;
-	}
+	r = for_each_block(a, write_block, &v);
+	if (r == -EPROTO)
+		return hv_error_set(reterr, -EIO, "image file: %s", archive_error_string(a));
+	return r;
 }
 
 struct receive {
@@ -451,20 +477,10 @@ receive_stream(struct archive *a, const void *first, size_t first_size, const ch
 		return -EAGAIN;
 	}
 	r = loop_write(p[1], first, first_size);
-	while (r >= 0) {
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-		int k = archive_read_data_block(a, &buf, &size, &off);
-
-		if (k == ARCHIVE_EOF)
-			break;
-		if (k < ARCHIVE_WARN) {
-			r = hv_error_set(reterr, -EIO, "image file: %s", archive_error_string(a));
-			break;
-		}
-		r = loop_write(p[1], buf, size);
-	}
+	if (r >= 0)
+		r = for_each_block(a, block_to_fd, &p[1]);
+	if (r == -EPROTO)
+		r = hv_error_set(reterr, -EIO, "image file: %s", archive_error_string(a));
 	close(p[1]);
 	pthread_join(t, NULL);
 	if (rc.r < 0 && (r >= 0 || r == -EPIPE)) {
@@ -615,20 +631,14 @@ inflate_thread(void *arg)
 	if (archive_read_open(a, &d->s, NULL, source_read, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK)
 		goto fail;
-	for (;;) {
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-		int k = archive_read_data_block(a, &buf, &size, &off);
-
-		if (k == ARCHIVE_EOF)
-			break;
-		if (k < ARCHIVE_WARN)
-			goto fail;
-		if (loop_write(d->out, buf, size) < 0) {
-			d->r = -EPIPE; /* the unpacking gave up: its error says why */
-			goto out;
-		}
+	switch (for_each_block(a, block_to_fd, &d->out)) {
+	case 0:
+		break;
+	case -EPROTO:
+		goto fail;
+	default:
+		d->r = -EPIPE; /* the unpacking gave up: its error says why */
+		goto out;
 	}
 	if (source_drain(a, &d->s) >= 0)
 		goto out;

@@ -47,10 +47,8 @@
 #define LIST_MAX              256 /* other arrays and objects we walk */
 #define NETWORKS_MAX          32
 #define USERS_MAX             64
-#define QUOTE_MAX             64 /* bytes of a user's string shown in a message */
 #define KEY_MAX               64 /* bytes of a user's key shown in a path */
 #define PATH_LEN              (2 * KEY_MAX + 64)
-#define DESCRIBE_LEN          (QUOTE_MAX + 16)
 
 static const char *const type_names[_HV_IMAGE_TYPE_MAX + 1] = {
         [HV_IMAGE_ZONE_DATASET] = "zone-dataset",
@@ -136,47 +134,6 @@ cut(const char *s, size_t max)
 	return max;
 }
 
-/* 'text', or 'the beginning...' for a long one. */
-static const char *
-quote(const char *s, char buf[static DESCRIBE_LEN])
-{
-	size_t n = cut(s, QUOTE_MAX);
-
-	snprintf(buf, DESCRIBE_LEN, "'%.*s%s'", (int)n, s, s[n] ? "..." : "");
-	return buf;
-}
-
-/* A value as "got ..." shows it: 'text', -1, 1.5, true, null, an object, an array of 2. */
-static const char *
-describe(const json_t *v, char buf[static DESCRIBE_LEN])
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return quote(json_string_value(v), buf);
-	case JSON_INTEGER:
-		snprintf(buf, DESCRIBE_LEN, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		/* 2.0 must not read as 2 beside "expected an integer". */
-		snprintf(buf, DESCRIBE_LEN, "%.15g", json_real_value(v));
-		if (!strpbrk(buf, ".eEni"))
-			strcat(buf, ".0");
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		snprintf(buf, DESCRIBE_LEN, "an array of %zu", json_array_size(v));
-		return buf;
-	}
-	return "something else";
-}
-
 /* "PATH: message", with PATH as the error's path; the manifest itself has an empty path. */
 static int fail(struct hv_error **reterr, const char *path, const char *fmt, ...) _printf_(3, 4);
 
@@ -200,9 +157,10 @@ fail(struct hv_error **reterr, const char *path, const char *fmt, ...)
 static int
 expected(struct hv_error **reterr, const char *path, const char *what, const json_t *v)
 {
-	char buf[DESCRIBE_LEN];
+	char buf[HV_JSON_DESCRIBE_MAX];
 
-	return fail(reterr, path, "expected %s, got %s", what, v ? describe(v, buf) : "nothing");
+	return fail(reterr, path, "expected %s, got %s", what,
+	            v ? hv_json_describe(v, buf) : "nothing");
 }
 
 /* prefix.key; a key from the manifest is cut short and its control characters become '?'. */

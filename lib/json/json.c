@@ -216,3 +216,47 @@ hv_json_dumps_compact(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 }
+
+const char *
+hv_json_quote(const char *s, char buf[static HV_JSON_DESCRIBE_MAX])
+{
+	size_t n = strlen(s), max = HV_JSON_QUOTE_MAX;
+
+	if (n > max) {
+		while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+			max--;
+		n = max;
+	}
+	snprintf(buf, HV_JSON_DESCRIBE_MAX, "'%.*s%s'", (int)n, s, s[n] ? "..." : "");
+	return buf;
+}
+
+const char *
+hv_json_describe(const json_t *v, char buf[static HV_JSON_DESCRIBE_MAX])
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return hv_json_quote(json_string_value(v), buf);
+	case JSON_INTEGER:
+		snprintf(buf, HV_JSON_DESCRIBE_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	case JSON_REAL:
+		/* 2.0 must not read as 2 beside "expected an integer". */
+		snprintf(buf, HV_JSON_DESCRIBE_MAX, "%.15g", json_real_value(v));
+		if (!strpbrk(buf, ".eEni"))
+			strcat(buf, ".0");
+		return buf;
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	case JSON_NULL:
+		return "null";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		snprintf(buf, HV_JSON_DESCRIBE_MAX, "an array of %zu", json_array_size(v));
+		return buf;
+	}
+	return "something else";
+}

@@ -55,3 +55,13 @@ const char *hv_json_type_name(const json_t *j);
 
 /* Compact (one line, sorted keys) serialization for files Sable keeps for itself; NULL on OOM. */
 char *hv_json_dumps_compact(const json_t *j);
+
+/*
+ * A user's value as messages show it: 'text' (at most 64 bytes, cut on a
+ * character boundary, "..." after), 256, 2.0 (a real never reads as an
+ * integer), true, null, "an object", "an array of 3".
+ */
+#define HV_JSON_QUOTE_MAX    64
+#define HV_JSON_DESCRIBE_MAX (HV_JSON_QUOTE_MAX + 16)
+const char *hv_json_quote(const char *s, char buf[static HV_JSON_DESCRIBE_MAX]);
+const char *hv_json_describe(const json_t *v, char buf[static HV_JSON_DESCRIBE_MAX]);

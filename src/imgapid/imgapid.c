@@ -26,13 +26,13 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/cli.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/parse.h"
 #include "imgapid.h"
 
-#define EXIT_USAGE  2
 #define TOKEN_MAX   4096
 #define THREADS_MAX 16u
 
@@ -52,20 +52,6 @@ static const char *arg_token_file;
 static unsigned arg_connections = 64;
 static unsigned arg_timeout = 60;
 static unsigned arg_threads;
-
-static int usage_error(const char *fmt, ...) _printf_(1, 2);
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_internalv(LOG_ERR, 0, fmt, ap);
-	va_end(ap);
-	fputs("Try 'imgapid --help'.\n", stderr);
-	return EXIT_USAGE;
-}
 
 static int
 parse_unsigned(const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret)

@@ -26,25 +26,6 @@ fail(int r, struct hv_error *e)
 }
 
 int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_internalv(LOG_ERR, 0, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-/* getopt with our conventions: restart, no messages of its own. */
-void
-opts_reset(void)
-{
-	optind = 0;
-	opterr = 0;
-}
-
-int
 bad_option(const char *cmd, char *argv[])
 {
 	log_error("%s: unknown option or missing argument: '%s' (see pooladm help)", cmd,

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "basic/cli.h"
 #include "basic/macro.h"
 #include "storage/pool.h"
 
@@ -17,13 +18,6 @@ int cmd_list(int argc, char *argv[]);
 int cmd_get(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 
-/* Exit codes, as SmartOS's tools use them. */
-#define EXIT_USAGE 2
-
 /* Log a failed call's error (one line) and give the exit code for it. */
 int fail(int r, struct hv_error *e);
-/* Log a usage error and give EXIT_USAGE. */
-int usage_error(const char *fmt, ...) _printf_(1, 2);
 int bad_option(const char *cmd, char *argv[]);
-/* Restart getopt for a command's own options. */
-void opts_reset(void);

@@ -43,25 +43,6 @@ fail(int r, const struct hv_error *e)
 	return EXIT_FAILURE;
 }
 
-int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_internalv(LOG_ERR, 0, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-/* getopt from the start, quietly: errors are ours to word. */
-static void
-opts_reset(void)
-{
-	optind = 0;
-	opterr = 0;
-}
-
 /* "Invalid or missing UUID for <cmd>": SmartOS checks length and dashes; we check hex too. */
 static int
 want_uuid(const char *cmd, int argc, char *argv[], const char **ret)

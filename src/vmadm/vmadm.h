@@ -3,13 +3,11 @@
 
 #include <jansson.h>
 
+#include "basic/cli.h"
 #include "basic/error.h"
-
-#define EXIT_USAGE 2
 
 /* Log the error (once) and give the exit status for it. */
 int fail(int r, const struct hv_error *e);
-int usage_error(const char *fmt, ...) _printf_(1, 2);
 /* The payload from -f FILE or stdin (never a terminal); 0 or an exit status. */
 int read_payload(const char *file, json_t **ret);
 /* A program installed beside vmadm (or, in a build tree, in ../<name>/). */

@@ -32,14 +32,13 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/cli.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/root.h"
 #include "basic/strv.h"
 #include "zone/zone-cgroup.h"
 #include "zone/zone.h"
-
-#define EXIT_USAGE 2
 
 static const char *arg_user;
 static bool arg_tty, arg_console, arg_null_stdin, arg_quiet, arg_noescape;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/cli.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/parse.h"
@@ -29,8 +30,6 @@
 #include "json/json.h"
 #include "zone/zone-cgroup.h"
 #include "zone/zone.h"
-
-#define EXIT_USAGE 2
 
 static const char *arg_uuid;
 

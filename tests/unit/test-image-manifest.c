@@ -7,7 +7,6 @@
  * SABLE_GOLDEN_UPDATE=1 rewrites the .expect files from what the code
  * says; read the diff before committing it.
  */
-#include <dirent.h>
 #include <stdlib.h>
 
 #include "basic/cleanup.h"
@@ -15,6 +14,7 @@
 #include "basic/strv.h"
 #include "image/manifest.h"
 #include "json/json.h"
+#include "golden.h"
 #include "tests.h"
 
 #ifndef GOLDEN_DIR
@@ -79,67 +79,18 @@ outcome(const char *file, const char *text, size_t size)
 	return out;
 }
 
-/* The corpus, read before main() runs: one TAP test per manifest, in name order. */
-static char **cases;
-static size_t next_case;
-
-static void
-golden_case(void)
-{
-	const char *file = cases[next_case++];
-	_cleanup_free_ char *path = NULL, *expect_path = NULL, *text = NULL, *expect = NULL,
-	                    *got = NULL;
-	size_t size;
-
-	ASSERT_TRUE(asprintf(&path, "%s/%s", GOLDEN_DIR, file) > 0);
-	ASSERT_TRUE(asprintf(&expect_path, "%s/%.*s.expect", GOLDEN_DIR, (int)(strlen(file) - 5),
-	                     file) > 0);
-	ASSERT_OK(read_full_file(path, 2 * HV_IMAGE_MANIFEST_SIZE_MAX, &text, &size));
-	got = outcome(file, text, size);
-	ASSERT_TRUE(got != NULL);
-	if (getenv("SABLE_GOLDEN_UPDATE")) {
-		ASSERT_OK(write_file_atomic(expect_path, got, strlen(got), 0644));
-		return;
-	}
-	if (read_full_file(expect_path, 1024 * 1024, &expect, NULL) < 0)
-		tests_fail(__FILE__, __LINE__, "no .expect for %s; it gives:\n%s", file, got);
-	if (!streq(expect, got))
-		tests_fail(__FILE__, __LINE__, "expected:\n%sgot:\n%s", expect, got);
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* The corpus: one TAP test per payload, registered before main() runs. */
+static size_t n_cases;
 
 __attribute__((constructor)) static void
 register_golden(void)
 {
-	_cleanup_closedir_ DIR *d = opendir(GOLDEN_DIR);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n > 5 && streq(de->d_name + n - 5, ".json") &&
-		    strv_push(&cases, de->d_name) < 0)
-			abort();
-	}
-	if (!cases)
-		return; /* golden_corpus_is_there fails */
-	qsort(cases, strv_length(cases), sizeof(char *), name_cmp);
-	STRV_FOREACH (c, cases) {
-		char *t = NULL;
-		if (asprintf(&t, "golden %.*s", (int)(strlen(*c) - 5), *c) < 0)
-			abort();
-		tests_register(t, golden_case); /* t lives as long as the program */
-	}
+	n_cases = golden_register(GOLDEN_DIR, 2 * HV_IMAGE_MANIFEST_SIZE_MAX, outcome);
 }
 
 TEST(golden_corpus_is_there)
 {
-	ASSERT_TRUE(cases != NULL);
-	ASSERT_TRUE(strv_length(cases) >= 40);
+	ASSERT_TRUE(n_cases >= 40);
 }
 
 /* ---- The API ---- */
