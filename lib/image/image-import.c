@@ -29,9 +29,7 @@
 #include "image/source.h"
 #include "json/json.h"
 
-#define CONNECT_TIMEOUT 15L
-#define STALL_SECONDS   60L
-#define ANCESTRY_MAX    32
+#define ANCESTRY_MAX 32
 
 struct download {
 	char *url;
@@ -116,20 +114,11 @@ download_thread(void *arg)
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
-	c = curl_easy_init();
+	c = image_curl_new(d->url, NULL, &h);
 	if (!c) {
 		fail_download(d, -ENOMEM, "out of memory");
 		goto out;
 	}
-	h = curl_slist_append(h, "Accept-Version: ~2");
-	curl_easy_setopt(c, CURLOPT_URL, d->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "sable-imgadm/" HV_VERSION);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, d);

@@ -71,8 +71,8 @@ reply_write(char *p, size_t sz, size_t n, void *userdata)
 	return len;
 }
 
-static CURL *
-easy_new(const char *url, const char *token, struct curl_slist **headers)
+CURL *
+image_curl_new(const char *url, const char *token, struct curl_slist **headers)
 {
 	_cleanup_free_ char *auth = NULL;
 	CURL *c;
@@ -130,7 +130,7 @@ request(const char *method, const char *url, const char *token, const char *body
 
 	if (body)
 		headers = curl_slist_append(headers, "Content-Type: application/json");
-	c = easy_new(url, token, &headers);
+	c = image_curl_new(url, token, &headers);
 	if (!c) {
 		curl_slist_free_all(headers);
 		return -ENOMEM;
@@ -362,7 +362,7 @@ put_file(const char *url, const char *token, int fd, uint64_t size, struct hv_er
 	struct reply rep = {0};
 	long status = 0;
 	CURLcode cc;
-	CURL *c = easy_new(url, token, &headers);
+	CURL *c = image_curl_new(url, token, &headers);
 	int r;
 
 	if (!c) {
