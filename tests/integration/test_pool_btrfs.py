@@ -3,6 +3,7 @@ import json
 import os
 import re
 import subprocess
+import uuid
 
 import pytest
 
@@ -109,23 +110,29 @@ def test_export_import(root):
 
 
 def test_import_by_label(root):
-    """A node config that knows nothing of the pool: it is found by its label."""
-    pool = make_pool(root, "btrfs")
-    pool.adm("create", "zones/keep")
-    img = root.file("var/lib/sable/zones.img")
-    pool.adm("export", "zones")
+    """A node config that knows nothing of the pool: it is found by its label.
+
+    The pool gets a name no other filesystem on this host carries, so that a
+    pool of another root (a real node, a parallel run) cannot make the label
+    ambiguous."""
+    name = "lbl" + uuid.uuid4().hex[:12]
+    root.run("pooladm", "create", name, "--size", "1G")
+    root.run("pooladm", "create", f"{name}/keep")
+    img = root.file(f"var/lib/sable/{name}.img")
+    root.run("pooladm", "export", name)
     cfg = root.file("usbkey/config")
-    lines = [l for l in open(cfg) if not l.startswith("pool_zones_")]
+    lines = [l for l in open(cfg) if not l.startswith(f"pool_{name}_")]
     open(cfg, "w").writelines(lines)
     loop = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True,
                           check=True).stdout.strip()
     try:
-        pool.adm("import", "zones")
-        assert pool.names() == ["zones", "zones/keep"]
-        assert "pool_zones_uuid=" in open(cfg).read()
-        pool.adm("export", "zones")
+        root.run("pooladm", "import", name)
+        out = root.run("pooladm", "list", "-H", "-o", "name", "-r", name).stdout.split()
+        assert out == [name, f"{name}/keep"]
+        assert f"pool_{name}_uuid=" in open(cfg).read()
     finally:
-        subprocess.run(["losetup", "-d", loop], check=False)
+        root.run("pooladm", "export", name, check=False)
+        subprocess.run(["losetup", "-d", loop], check=False, capture_output=True)
 
 
 def test_create_refuses_bad_devices(root):
