@@ -40,3 +40,32 @@ int net_port_update(const char *prefix, const char *tag, int port_ifindex, bool 
                     const struct hv_net_nic *nic, struct hv_error **reterr);
 int net_port_detach(const char *prefix, const char *tag, int port_ifindex, const char *mac,
                     struct hv_error **reterr);
+
+/*
+ * After a crash, once the links of dead owners are gone: drop the data
+ * path's state for links that no longer exist (map entries of gone ports
+ * and bridges, ifbs whose port is gone), and its pins when nothing is left.
+ * Touches only what carries prefix.
+ */
+int net_datapath_reconcile(const char *prefix, struct hv_error **reterr);
+
+/*
+ * Names. Every link Sable makes is named prefix + kind + a stable hash
+ * (base 36, 6 characters) of what it belongs to, so it fits IFNAMSIZ with
+ * an 8-character prefix: a switch (bridge) by its tag, a port (veth host
+ * end or tap) by its owner and MAC. An ifb belongs to a port and is named
+ * as the port with NET_KIND_IFB in place of the kind, so each can be found
+ * from the other. Its alias (IFLA_IFALIAS) says whose it is:
+ * "sable <prefix> <kind word> <owner or tag> <mac or -> [<tag>]".
+ */
+#define NET_KIND_SWITCH 's'
+#define NET_KIND_PORT   'v'
+#define NET_KIND_TAP    't'
+#define NET_KIND_IFB    'i'
+#define NET_NAME_MAX    16 /* IFNAMSIZ */
+
+/* prefix + kind + hash(a, b); b may be NULL. -EINVAL if the prefix is too long. */
+int net_link_name(const char *prefix, char kind, const char *a, const char *b,
+                  char ret[NET_NAME_MAX]);
+/* The ifb of the port called port_name (a NET_KIND_PORT or NET_KIND_TAP name). */
+int net_ifb_name(const char *prefix, const char *port_name, char ret[NET_NAME_MAX]);
