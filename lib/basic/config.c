@@ -376,6 +376,77 @@ hv_config_update(const char *path, const char *key, const char *value, struct hv
 	return update_locked(path, key, value, reterr);
 }
 
+void
+hv_config_changes_free(struct hv_config_change *ch, size_t n)
+{
+	for (size_t i = 0; ch && i < n; i++) {
+		free(ch[i].key);
+		free(ch[i].value);
+	}
+	free(ch);
+}
+
+int
+hv_config_edit(const char *path, hv_config_edit_fn edit, void *userdata, struct hv_error **reterr)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_hv_config_ struct hv_config *c = NULL;
+	_cleanup_close_ int lock = -EBADF;
+	struct hv_config_change *ch = NULL;
+	size_t size = 0, n = 0;
+	int r;
+
+	r = config_lock(path, &lock, reterr);
+	if (r < 0)
+		return r;
+	r = read_full_file(path, HV_CONFIG_MAX_SIZE, &text, &size);
+	if (r == -ENOENT) {
+		text = strdup("");
+		if (!text)
+			return -ENOMEM;
+	} else if (r < 0)
+		return hv_error_set(reterr, r, "cannot read '%s': %m", path);
+	r = hv_config_parse(text, size, path, &c, reterr);
+	if (r < 0)
+		return r;
+	r = edit(c, userdata, &ch, &n, reterr);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char *out = NULL;
+
+		if (!hv_config_key_is_valid(ch[i].key)) {
+			r = hv_error_set(reterr, -EINVAL,
+			                 "config key '%s': expected letters, digits and '_'",
+			                 ch[i].key);
+			goto out;
+		}
+		if (ch[i].value && strchr(ch[i].value, '\n')) {
+			r = hv_error_set(reterr, -EINVAL, "config key '%s': value has a newline",
+			                 ch[i].key);
+			goto out;
+		}
+		r = rewrite(text, size, c, ch[i].key, ch[i].value, &out);
+		if (r < 0)
+			goto out;
+		free(text);
+		text = out;
+		size = strlen(text);
+		c = hv_config_free(c);
+		r = hv_config_parse(text, size, path, &c, reterr);
+		if (r < 0)
+			goto out;
+	}
+	if (n > 0) {
+		r = write_file_atomic(path, text, size, 0644);
+		if (r < 0)
+			r = hv_error_set(reterr, r, "cannot write '%s': %m", path);
+	}
+out:
+	hv_config_changes_free(ch, n);
+	return r < 0 ? r : 0;
+}
+
 int
 hv_node_config_load(struct hv_config **ret, struct hv_error **reterr)
 {

@@ -52,6 +52,23 @@ int hv_config_update(const char *path, const char *key, const char *value,
                      struct hv_error **reterr);
 
 /*
+ * Several changes in one atomic write under the config lock. edit sees the
+ * file as it is once the lock is held, and either refuses (an error:
+ * nothing is written) or returns the changes (ret_changes, an array it
+ * allocates; a NULL value removes the key), applied in order.
+ */
+struct hv_config_change {
+	char *key;
+	char *value;
+};
+typedef int (*hv_config_edit_fn)(const struct hv_config *c, void *userdata,
+                                 struct hv_config_change **ret_changes, size_t *ret_n,
+                                 struct hv_error **reterr);
+int hv_config_edit(const char *path, hv_config_edit_fn edit, void *userdata,
+                   struct hv_error **reterr);
+void hv_config_changes_free(struct hv_config_change *ch, size_t n);
+
+/*
  * value quoted so that a shell reads it back unchanged: as is when it is
  * made of safe characters, else in single quotes.
  */
