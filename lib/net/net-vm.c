@@ -298,13 +298,13 @@ switch_ensure(struct op *o, const char *tag, int *ret_bridge, unsigned *ret_mtu,
 	}
 
 	c.mtu = t.mtu;
-	c.no_ipv6_ll = true;
 	r = net_bridge_create(o->host, name, &c, &bridge);
 	if (r < 0)
 		return hv_error_set(reterr, r, "nic tag \"%s\": cannot create its switch %s: %m",
 		                    tag, name);
 	c = (struct net_link_change)NET_LINK_CHANGE_INIT;
 	c.alias = alias;
+	c.no_ipv6_ll = true;
 	c.up = 1;
 	r = net_link_change(o->host, bridge, &c);
 	if (r < 0) {
@@ -452,7 +452,6 @@ port_plug(struct op *o, struct nl_sock *guest, const char *owner, const struct h
 
 	host.master = bridge;
 	host.mtu = mtu;
-	host.no_ipv6_ll = true;
 	peer.mac = mac;
 	peer.mtu = mtu;
 	r = net_veth_create(o->host, name, &host, nic->interface, netns_fd, &peer, &port);
@@ -469,6 +468,7 @@ port_plug(struct op *o, struct nl_sock *guest, const char *owner, const struct h
 	/* Whose it is, first: from here a crash leaves a link that reconcile knows. */
 	host = (struct net_link_change)NET_LINK_CHANGE_INIT;
 	host.alias = alias;
+	host.no_ipv6_ll = true;
 	r = net_link_change(o->host, port, &host);
 	if (r < 0) {
 		hv_error_set(reterr, r, "NIC %s: cannot name the owner of %s: %m", mac, name);
@@ -487,6 +487,7 @@ port_plug(struct op *o, struct nl_sock *guest, const char *owner, const struct h
 		goto fail_link;
 	}
 	host.alias = NULL;
+	host.no_ipv6_ll = false;
 	host.up = 1;
 	r = net_link_change(o->host, port, &host);
 	if (r < 0) {
@@ -860,7 +861,6 @@ int
 hv_net_reconcile(char *const *owners, struct hv_error **reterr)
 {
 	_cleanup_(op_done) struct op o = {.lock = -EBADF};
-	_cleanup_hv_config_ struct hv_config *c = NULL;
 	_cleanup_strv_free_ char **tags = NULL;
 	struct hv_net_tag *t = NULL;
 	struct net_link_info *l = NULL;
@@ -902,37 +902,28 @@ hv_net_reconcile(char *const *owners, struct hv_error **reterr)
 	}
 	net_link_infos_free(l, n);
 
-	/* Then ifbs without a port, and switches without a tag or without ports. */
+	/* Then switches without a tag or without ports. */
 	r = net_links_list(o.host, &l, &n);
 	if (r < 0)
 		return hv_error_set(reterr, r, "cannot list this host's links: %m");
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		const char *name = l[i].name, *rest = startswith(name, o.prefix);
+		const char *rest = startswith(l[i].name, o.prefix);
 		struct alias a;
 
-		if (!rest || strlen(rest) != 7)
+		if (!rest || strlen(rest) != 7 || *rest != NET_KIND_SWITCH)
 			continue;
-		if (*rest == NET_KIND_IFB) {
-			char port[NET_NAME_MAX], tap[NET_NAME_MAX];
-
-			snprintf(port, sizeof(port), "%s", name);
-			port[strlen(o.prefix)] = NET_KIND_PORT;
-			snprintf(tap, sizeof(tap), "%s", name);
-			tap[strlen(o.prefix)] = NET_KIND_TAP;
-			if (net_link_ifindex(o.host, port) == -ENODEV &&
-			    net_link_ifindex(o.host, tap) == -ENODEV)
-				(void)net_link_delete(o.host, l[i].ifindex);
-		} else if (*rest == NET_KIND_SWITCH) {
-			if (!alias_parse(l[i].alias, o.prefix, &a)) {
-				(void)net_link_delete(o.host, l[i].ifindex);
-				continue;
-			}
-			if (!strv_contains(tags, a.words[3]) ||
-			    !switch_has_ports(l, n, l[i].ifindex, o.prefix))
-				r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
-			alias_done(&a);
+		if (!alias_parse(l[i].alias, o.prefix, &a)) {
+			(void)net_link_delete(o.host, l[i].ifindex);
+			continue;
 		}
+		if (!strv_contains(tags, a.words[3]) ||
+		    !switch_has_ports(l, n, l[i].ifindex, o.prefix))
+			r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
+		alias_done(&a);
 	}
 	net_link_infos_free(l, n);
+	/* Last, the data path's leftovers (ifbs, map entries) of links that are gone. */
+	if (r >= 0)
+		r = net_datapath_reconcile(o.prefix, reterr);
 	return r < 0 ? hv_error_prefix(reterr, r, "reconcile") : 0;
 }
