@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,17 @@ bpffs_ensure(struct hv_error **reterr)
 		return 0;
 	if (mount("bpf", BPFFS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
 		return hv_error_set(reterr, -errno, "cannot mount bpffs on " BPFFS ": %m");
+	return 0;
+}
+
+/*
+ * libbpf prints what it finds worth saying to stderr: the kernel's extack
+ * for an existing clsact, say. A library does not print; what matters comes
+ * back as an error.
+ */
+static int
+libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
 	return 0;
 }
 
@@ -400,6 +412,7 @@ net_switch_attach(const char *prefix, const char *tag, int bridge_ifindex, int u
 	uint32_t sw = (uint32_t)bridge_ifindex, old;
 	int r, fd;
 
+	(void)libbpf_set_print(libbpf_quiet);
 	r = switch_key(tag, &key, reterr);
 	if (r < 0)
 		return r;
@@ -439,6 +452,7 @@ net_switch_detach(const char *prefix, const char *tag, int uplink_ifindex, struc
 	uint32_t sw;
 	int r;
 
+	(void)libbpf_set_print(libbpf_quiet);
 	r = switch_key(tag, &key, reterr);
 	if (r < 0)
 		return r;
@@ -486,6 +500,7 @@ port_apply(const char *prefix, const char *tag, int port_ifindex, bool peer,
 	int r, ifb = 0;
 	bool had_ifb;
 
+	(void)libbpf_set_print(libbpf_quiet);
 	r = net_port_plan_make(nic, &plan, reterr);
 	if (r < 0)
 		return r;
@@ -585,6 +600,7 @@ net_port_detach(const char *prefix, const char *tag, int port_ifindex, const cha
 	_cleanup_dp_maps_ struct dp_maps m = DP_MAPS_INIT;
 	int r, ifb;
 
+	(void)libbpf_set_print(libbpf_quiet);
 	/* The program first (it reads the maps), with its clsact: the port is ours. */
 	if (link_exists(port_ifindex)) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = port_ifindex,
@@ -608,6 +624,25 @@ net_port_detach(const char *prefix, const char *tag, int port_ifindex, const cha
 	return maybe_unpin(prefix, &m, reterr);
 }
 
+/* Address entries of ports the table does not know (an attach that died half-way). */
+static void
+ips_orphans(int fd, size_t ksize, int ports_fd)
+{
+	_cleanup_free_ uint8_t *keys = NULL;
+	size_t n;
+
+	if (map_keys(fd, ksize, (void **)&keys, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct net_ip6_key k = {0};
+		struct net_port_cfg cfg;
+
+		memcpy(&k, keys + i * ksize, ksize);
+		if (bpf_map_lookup_elem(ports_fd, &k.ifindex, &cfg) < 0)
+			(void)bpf_map_delete_elem(fd, keys + i * ksize);
+	}
+}
+
 int
 net_datapath_reconcile(const char *prefix, struct hv_error **reterr)
 {
@@ -618,6 +653,7 @@ net_datapath_reconcile(const char *prefix, struct hv_error **reterr)
 	size_t n_ports, n_sws, n_fdb;
 	int r;
 
+	(void)libbpf_set_print(libbpf_quiet);
 	r = net_shape_reconcile(prefix, reterr);
 	if (r < 0)
 		return r;
@@ -658,5 +694,7 @@ net_datapath_reconcile(const char *prefix, struct hv_error **reterr)
 		    bpf_map_lookup_elem(m.ports, &v.ifindex, &cfg) < 0)
 			(void)bpf_map_delete_elem(m.fdb, &fdb[i]);
 	}
+	ips_orphans(m.ip4, sizeof(struct net_ip4_key), m.ports);
+	ips_orphans(m.ip6, sizeof(struct net_ip6_key), m.ports);
 	return maybe_unpin(prefix, &m, reterr);
 }

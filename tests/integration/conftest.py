@@ -63,9 +63,16 @@ def host_state():
         return set(p.stdout.split("\n")) - {""}
 
     # iproute2 mounts /run/netns the first time a namespace is made and
-    # keeps it, by design: that mount is its own, not a leak.
+    # keeps it, by design: that mount is its own, not a leak. lib/net mounts
+    # bpffs at /sys/fs/bpf when the host has not, as systemd does at boot;
+    # what it pins there is listed below.
     with open("/proc/mounts") as f:
-        mounts = {l.split()[1] for l in f} - {"/run/netns"}
+        mounts = {l.split()[1] for l in f} - {"/run/netns", "/sys/fs/bpf"}
+    bpffs = set()
+    for d in (os.listdir("/sys/fs/bpf") if os.path.isdir("/sys/fs/bpf") else []):
+        if d.startswith("sable-"):
+            p = os.path.join("/sys/fs/bpf", d)
+            bpffs |= {p} | {os.path.join(p, e) for e in os.listdir(p)}
     cgroups = set()
     for top in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
         for d in (os.listdir(top) if os.path.isdir(top) else []):
@@ -94,6 +101,7 @@ def host_state():
                   for l in lines(["ip", "-o", "link", "show"])},
         "mounts": mounts,
         "loops": lines(["losetup", "-a"]),
+        "bpffs": bpffs,
     }
 
 
