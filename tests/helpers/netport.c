@@ -32,8 +32,7 @@ strv_member(const json_t *o, const char *key, char ***ret)
 	const json_t *a = json_object_get(o, key), *v;
 	size_t i;
 
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		int r = strv_push(ret, json_string_value(v) ? json_string_value(v) : "");
 		if (r < 0)
 			return r;
@@ -59,8 +58,7 @@ nic_load(const char *path, struct hv_net_nic *n, struct hv_error **reterr)
 	n->allow_mac_spoofing = json_is_true(json_object_get(j, "allow_mac_spoofing"));
 	n->allow_dhcp_spoofing = json_is_true(json_object_get(j, "allow_dhcp_spoofing")) ||
 	                         json_is_true(json_object_get(j, "dhcp_server"));
-	n->allow_restricted_traffic =
-	        json_is_true(json_object_get(j, "allow_restricted_traffic"));
+	n->allow_restricted_traffic = json_is_true(json_object_get(j, "allow_restricted_traffic"));
 	n->max_bandwidth = (unsigned)json_integer_value(json_object_get(j, "max_bandwidth"));
 	json_decref(j);
 	if (r < 0 || !n->mac || !n->tag)
@@ -102,8 +100,9 @@ run(int argc, char **argv, struct hv_error **reterr)
 		return net_port_detach(argv[2], argv[3], atoi(argv[4]), argv[5], reterr);
 	if (streq(cmd, "reconcile") && argc == 3)
 		return net_datapath_reconcile(argv[2], reterr);
-	return hv_error_set(reterr, -EINVAL, "usage: netport switch-attach|switch-detach|attach|"
-	                                     "update|detach|reconcile …");
+	return hv_error_set(reterr, -EINVAL,
+	                    "usage: netport switch-attach|switch-detach|attach|"
+	                    "update|detach|reconcile …");
 }
 
 int
