@@ -397,6 +397,8 @@ stub_list(const struct hv_config *c, const char *name, bool add, char **ret,
 	return *ret ? 0 : -ENOMEM;
 }
 
+static int check_mtu(const char *name, bool etherstub, unsigned mtu, struct hv_error **reterr);
+
 static int
 edit_tags(const struct hv_config *c, void *userdata, struct hv_config_change **ret_changes,
           size_t *ret_n, struct hv_error **reterr)
@@ -428,10 +430,10 @@ edit_tags(const struct hv_config *c, void *userdata, struct hv_config_change **r
 		                 e->name);
 		goto fail;
 	}
-	if (e->op == EDIT_UPDATE && e->mtu && !t.etherstub && e->mtu < HV_NET_MTU_MIN_PHYS) {
-		r = hv_error_set(reterr, -EINVAL, "nic tag \"%s\": mtu %u: expected %u to %u",
-		                 e->name, e->mtu, HV_NET_MTU_MIN_PHYS, HV_NET_MTU_MAX);
-		goto fail;
+	if (e->op == EDIT_UPDATE && e->mtu) {
+		r = check_mtu(e->name, t.etherstub, e->mtu, reterr);
+		if (r < 0)
+			goto fail;
 	}
 	snprintf(mtu, sizeof(mtu), "%u", e->mtu);
 	switch (e->op) {
@@ -538,7 +540,7 @@ hv_net_tag_update(const char *name, const char *mac, unsigned mtu, struct hv_err
 	char m[18];
 	int r;
 
-	if ((r = check_name(name, reterr)) < 0 || (r = check_mtu(name, true, mtu, reterr)) < 0)
+	if ((r = check_name(name, reterr)) < 0)
 		return r;
 	if (mac) {
 		if ((r = check_mac(name, mac, m, reterr)) < 0)
