@@ -916,8 +916,21 @@ hv_net_reconcile(char *const *owners, struct hv_error **reterr)
 			(void)net_link_delete(o.host, l[i].ifindex);
 			continue;
 		}
-		if (!strv_contains(tags, a.words[3]) ||
-		    !switch_has_ports(l, n, l[i].ifindex, o.prefix))
+		if (!strv_contains(tags, a.words[3])) {
+			/* Its ports go with it: they would carry nothing. */
+			for (size_t k = 0; k < n; k++) {
+				struct alias pa;
+
+				if (l[k].master != l[i].ifindex ||
+				    !alias_parse(l[k].alias, o.prefix, &pa))
+					continue;
+				if (!streq(pa.words[2], KIND_WORD_SWITCH))
+					port_remove(&o, a.words[3], l[k].name, l[k].ifindex,
+					            pa.words[4]);
+				alias_done(&pa);
+			}
+			r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
+		} else if (!switch_has_ports(l, n, l[i].ifindex, o.prefix))
 			r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
 		alias_done(&a);
 	}
