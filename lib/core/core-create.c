@@ -70,7 +70,7 @@ vm_purge(const char *uuid, struct hv_error **reterr)
 	r = hv_zone_halt(uuid, reterr);
 	if (r < 0 && r != -ESRCH)
 		return r;
-	if ((r = hv_zone_cleanup(uuid, reterr)) < 0)
+	if ((r = hv_zone_cleanup(uuid, reterr)) < 0 || (r = vm_net_unplug(uuid, reterr)) < 0)
 		return r;
 	r = hv_zone_ids_free(uuid, NULL);
 	if (r < 0 && r != -ENOENT)
@@ -218,6 +218,7 @@ create_steps(json_t *vm, const char *uuid, struct hv_error **reterr)
 	    (r = step_done(uuid, "vm-create:dataset", &t)) < 0)
 		return r;
 	if ((r = make_dirs(uuid, reterr)) < 0 || (r = vm_zone_config_write(vm, 0, reterr)) < 0 ||
+	    (r = vm_resolvers_write(vm, reterr)) < 0 ||
 	    (r = step_done(uuid, "vm-create:config", &t)) < 0)
 		return r;
 	if ((r = hv_zone_install(uuid, &base, reterr)) < 0 ||
@@ -259,6 +260,8 @@ prepare(const json_t *payload, json_t **ret, struct hv_error **reterr)
 		                         "brand '%s': this Sable runs lx zones; kvm VMs need the "
 		                         "QEMU device model, which is not built in yet",
 		                         strempty(brand));
+	if ((r = vm_net_check(vm, NULL, reterr)) < 0)
+		return r;
 	*ret = TAKE_PTR(vm);
 	return 0;
 }

@@ -45,6 +45,19 @@ int vm_complete(struct vm_context *ctx, const char *uuid, const json_t *record, 
 /* core-zone.c: the zone runtime's config from a VM (uid_base 0: keep the zone's range) */
 int vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **reterr);
 
+/* core-net.c: a VM's NICs (see there) */
+struct hv_net_vm;
+int vm_net_from_json(const json_t *vm, struct hv_net_vm *ret, struct hv_error **reterr);
+/* What only this node can tell about the NICs of vm (old: its record before an update). */
+int vm_net_check(const json_t *vm, const json_t *old, struct hv_error **reterr);
+/* <zonepath>/config/net.json from the record (none without NICs or routes). */
+int vm_net_config_write(const json_t *vm, struct hv_error **reterr);
+/* A running zone's NICs made to match new (nothing when it does not run). */
+int vm_net_apply(const char *uuid, const json_t *old, const json_t *new, struct hv_error **reterr);
+int vm_net_unplug(const char *uuid, struct hv_error **reterr);
+/* The zone's /etc/resolv.conf from resolvers (nothing when the VM has none). */
+int vm_resolvers_write(const json_t *vm, struct hv_error **reterr);
+
 /* core-create.c */
 int vm_purge(const char *uuid, struct hv_error **reterr);
 

@@ -209,6 +209,13 @@ commit_update(const char *uuid, const json_t *old, const json_t *new, struct hv_
 		return r;
 	if (quota_changed && !grow && (r = set_quota(new, uuid, reterr)) < 0)
 		return r;
+	if ((r = vm_net_apply(uuid, old, new, reterr)) < 0)
+		return hv_error_prefix(reterr, r, "VM %s: stored, but its NICs did not follow",
+		                       uuid);
+	if (json_is_true(json_object_get(new, "maintain_resolvers")) &&
+	    !json_equal(json_object_get(old, "resolvers"), json_object_get(new, "resolvers")) &&
+	    (r = vm_resolvers_write(new, reterr)) < 0)
+		return r;
 	if (zone_config_changed(old, new) && hv_zone_running(uuid, NULL) > 0) {
 		r = hv_zone_apply_config(uuid, reterr);
 		if (r < 0 && r != -ESRCH)
@@ -242,6 +249,8 @@ hv_vm_update(const char *uuid, const json_t *payload, struct hv_error **reterr)
 		return r;
 	if (json_equal(new, rec))
 		return 0;
+	if ((r = vm_net_check(new, rec, reterr)) < 0)
+		return r;
 	r = commit_update(uuid, rec, new, reterr);
 	hv_vm_notify(uuid);
 	return r;

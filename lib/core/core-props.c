@@ -165,23 +165,23 @@ static const struct hv_prop nic_members[] = {
 	 .doc = "The network the NIC belongs to, for external tracking; stored only."},
 	{.name = "allow_ip_spoofing", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL, .flags = CU,
 	 .default_doc = "false",
-	 .doc = "Let the VM send from addresses that are not in ips or allowed_ips. Accepted "
-	        "and stored; Sable has no anti-spoofing filter yet."},
+	 .doc = "Let the VM send IPv4 and IPv6 packets and ARP from addresses that are not in "
+	        "ips or allowed_ips. Applied live to a running VM."},
 	{.name = "allow_mac_spoofing", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL, .flags = CU,
 	 .default_doc = "false",
-	 .doc = "Let the VM send frames from other MAC addresses than its own. Accepted and "
-	        "stored; Sable has no anti-spoofing filter yet."},
+	 .doc = "Let the VM send frames from other MAC addresses than its own. Applied live "
+	        "to a running VM."},
 	{.name = "allow_dhcp_spoofing", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL, .flags = CU,
 	 .default_doc = "false",
-	 .doc = "Let the VM act as a DHCP server on this NIC. Accepted and stored; Sable has no "
-	        "anti-spoofing filter yet."},
+	 .doc = "Let the VM act as a DHCP (or DHCPv6) server and send IPv6 router "
+	        "advertisements on this NIC. Applied live to a running VM."},
 	{.name = "dhcp_server", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL, .flags = CU,
 	 .default_doc = "false",
 	 .doc = "The older name of allow_dhcp_spoofing, with the same effect."},
 	{.name = "allow_restricted_traffic", .type = HV_PROP_BOOL, .brands = HV_BRANDS_ALL,
 	 .flags = CU, .default_doc = "false",
-	 .doc = "Let the VM send frames other than IPv4, IPv6 and ARP. Accepted and stored; "
-	        "Sable has no anti-spoofing filter yet."},
+	 .doc = "Let the VM send frames other than IPv4, IPv6 and ARP. Applied live to a "
+	        "running VM."},
 	{.name = "allow_unfiltered_promisc", .type = HV_PROP_BOOL, .brands = HV_BRANDS_HVM,
 	 .flags = CU, .default_doc = "false",
 	 .doc = "Let a hardware VM use several MAC addresses on this NIC (nested VMs). Accepted "
@@ -189,7 +189,7 @@ static const struct hv_prop nic_members[] = {
 	{.name = "allowed_ips", .type = HV_PROP_LIST, .brands = HV_BRANDS_ALL, .flags = CU,
 	 .max = HV_VM_MAX_LIST, .format = HV_PROP_FMT_IP_CIDR,
 	 .doc = "Further IPv4 or IPv6 addresses or CIDR ranges the VM may send from, besides "
-	        "its ips. Accepted and stored."},
+	        "its ips. Applied live to a running VM."},
 	{.name = "allowed_dhcp_cids", .type = HV_PROP_LIST, .brands = JMLK, .flags = CU, .max = 20,
 	 .format = HV_PROP_FMT_DHCP_CID,
 	 .doc = "DHCP client identifiers the VM may use, as 0x and hex digits, at most 20. "
@@ -198,6 +198,11 @@ static const struct hv_prop nic_members[] = {
 	 .flags = CU, .max = HV_VM_MAX_LIST, .format = HV_PROP_FMT_PORT,
 	 .doc = "TCP and UDP ports (1 to 65535) on which the NIC may not send. Accepted and "
 	        "stored."},
+	{.name = "max_bandwidth", .type = HV_PROP_INT, .brands = HV_BRANDS_ALL, .flags = CU,
+	 .min = 0, .max = 100000, .default_doc = "0 (no cap)",
+	 .doc = "A Sable extension in Crossbow's spirit (its maxbw): the NIC's bandwidth cap "
+	        "in Mbit/s, 1 to 100000, applied to each direction separately (traffic into "
+	        "the VM and out of it); 0 means none. Applied live to a running VM."},
 	{.name = "vrrp_vrid", .type = HV_PROP_INT, .brands = HV_BRANDS_OS, .flags = CU, .min = 0,
 	 .max = 255,
 	 .doc = "The VRRP router id of the NIC (0 to 255); SmartOS derives the MAC from it. "

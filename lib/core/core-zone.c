@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A VM's zone: <zonepath>/config/zone.json, the zone runtime's config,
- * written from the VM's record whenever it changes (as SmartOS writes a
- * zone's zonecfg from vmadm's properties). The limits keep vmadm's names
- * and units; the runtime turns them into cgroup values.
+ * A VM's zone: <zonepath>/config/zone.json, the zone runtime's config (and
+ * net.json, its NICs: core-net.c), written from the VM's record whenever it changes (as SmartOS
+ * writes a zone's zonecfg from vmadm's properties). The limits keep vmadm's names and units; the
+ * runtime turns them into cgroup values.
  *
  * How the zone is asked to stop depends on its init, which comes from the
  * image: busybox init powers off on SIGUSR2, systemd on SIGRTMIN+4, and
@@ -144,5 +144,5 @@ vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **rete
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		return hv_error_set(reterr, r, "VM %s: cannot write its zone config: %m", uuid);
-	return 0;
+	return vm_net_config_write(vm, reterr);
 }

@@ -80,6 +80,13 @@ int hv_vm_reprovision(const char *uuid, const json_t *payload, struct hv_error *
  */
 int hv_vm_recover(struct hv_error **reterr);
 
+/*
+ * After a crash (vmadmd at start): remove the links, ifbs and data-path
+ * entries of this root that belong to no VM whose zone runs or is being
+ * booted (its zoneadmd holds its lock), and switches of tags that are gone.
+ */
+int hv_vm_net_reconcile(struct hv_error **reterr);
+
 /* vmadmd: keep a stopped VM's exit in its record (skipped while another operation holds it). */
 int hv_vm_record_exit(const char *uuid, const json_t *status, const json_t *timestamp,
                       struct hv_error **reterr);

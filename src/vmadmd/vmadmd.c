@@ -6,8 +6,9 @@
  *
  * At start it finishes or undoes interrupted vmadm operations, boots every
  * VM with autoboot=true once per host boot (a marker in the run directory,
- * which a reboot empties), and gives a zoneadmd back to any zone that runs
- * without one. Then it watches: vmadm tells it about each change over a
+ * which a reboot empties), gives a zoneadmd back to any zone that runs
+ * without one, and removes links and data-path entries no VM owns. Then it
+ * watches: vmadm tells it about each change over a
  * datagram socket, zoneadmd's state files change under inotify, and a scan
  * every few seconds catches anything else. Each VM's new object is
  * compared with the last one seen; the differences go to every `vmadm
@@ -276,6 +277,17 @@ adopt_orphans(void)
 	}
 }
 
+/* Links and data-path entries that a crash left behind with no VM to own them go. */
+static void
+reconcile_net(void)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	int r = hv_vm_net_reconcile(&e);
+
+	if (r < 0)
+		log_warning("cannot clean up the network: %s", hv_error_message(e, r));
+}
+
 static int
 setup(struct daemon *d)
 {
@@ -466,6 +478,7 @@ main(int argc, char *argv[])
 	scan(&d); /* recover, and learn every VM before anyone listens */
 	autoboot();
 	adopt_orphans();
+	reconcile_net();
 	log_info("vmadmd: watching %zu VMs", json_object_size(d.vms));
 	r = loop(&d);
 	for (size_t i = 0; i < LISTENERS_MAX; i++)
