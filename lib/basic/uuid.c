@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "basic/cleanup.h"
+#include "basic/error.h"
+#include "basic/fileio.h"
 #include "basic/uuid.h"
 
 void
@@ -50,4 +53,39 @@ uuid_is_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+int
+hv_host_uuid(char ret[static UUID_STRING_LEN + 1], struct hv_error **reterr)
+{
+	_cleanup_free_ char *s = NULL;
+	unsigned char b[16];
+	int r;
+
+	r = read_one_line_file("/sys/class/dmi/id/product_uuid", &s);
+	if (r >= 0 && uuid_is_valid(s) && strspn(s, "0-") != UUID_STRING_LEN &&
+	    strspn(s, "fF-") != UUID_STRING_LEN) {
+		for (size_t i = 0; i < UUID_STRING_LEN; i++)
+			ret[i] = (char)tolower((unsigned char)s[i]);
+		ret[UUID_STRING_LEN] = 0;
+		return 0;
+	}
+	s = (free(s), NULL);
+
+	r = read_one_line_file("/etc/machine-id", &s);
+	if (r < 0)
+		return hv_error_set(reterr, r,
+		                    "no host UUID: no SMBIOS product_uuid and cannot read "
+		                    "'/etc/machine-id': %m");
+	if (strlen(s) != 32 || strspn(s, "0123456789abcdef") != 32)
+		return hv_error_set(reterr, -EINVAL,
+		                    "no host UUID: '/etc/machine-id' is '%s', expected 32 "
+		                    "lower-case hex digits",
+		                    s);
+	for (size_t i = 0; i < 16; i++) {
+		char h[3] = {s[2 * i], s[2 * i + 1], 0};
+		b[i] = (unsigned char)strtoul(h, NULL, 16);
+	}
+	uuid_format(b, ret);
+	return 0;
 }

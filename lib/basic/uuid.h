@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+struct hv_error;
+
 #define UUID_STRING_LEN 36
 
 /* A random (version 4, RFC 9562) UUID in lower case. */
@@ -13,3 +15,9 @@ bool uuid_is_valid(const char *s);
 
 /* Format 16 bytes as a lower-case UUID string. */
 void uuid_format(const unsigned char bytes[static 16], char ret[static UUID_STRING_LEN + 1]);
+
+/*
+ * The host's UUID, as SmartOS's sysinfo gives it: SMBIOS's product_uuid in
+ * lower case, or (no SMBIOS, an all-0 or all-f one) /etc/machine-id as a UUID.
+ */
+int hv_host_uuid(char ret[static UUID_STRING_LEN + 1], struct hv_error **reterr);

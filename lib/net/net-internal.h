@@ -20,8 +20,8 @@
  * uplink_ifindex or 0 for an etherstub): make or find its forwarding table
  * and attach the uplink's program. Idempotent.
  */
-int net_switch_attach(const char *prefix, const char *tag, int bridge_ifindex,
-                      int uplink_ifindex, struct hv_error **reterr);
+int net_switch_attach(const char *prefix, const char *tag, int bridge_ifindex, int uplink_ifindex,
+                      struct hv_error **reterr);
 
 /* The switch goes: its table and the uplink's program. Idempotent. */
 int net_switch_detach(const char *prefix, const char *tag, int uplink_ifindex,

@@ -34,9 +34,9 @@
 /* One nic tag or etherstub of the node config. */
 struct hv_net_tag {
 	char *name;
-	char *mac;      /* the uplink's MAC (aa:bb:cc:dd:ee:ff); NULL for an etherstub */
-	char *link;     /* the uplink's device name now; NULL for an etherstub or when gone */
-	unsigned mtu;   /* <tag>_mtu; 0 when not set */
+	char *mac;    /* the uplink's MAC (aa:bb:cc:dd:ee:ff); NULL for an etherstub */
+	char *link;   /* the uplink's device name now; NULL for an etherstub or when gone */
+	unsigned mtu; /* <tag>_mtu; 0 when not set */
 	bool etherstub;
 };
 
@@ -133,8 +133,8 @@ int hv_net_vm_unplug(const char *owner, struct hv_error **reterr);
 /* A running zone's changes: add one NIC, change one in place, remove one. */
 int hv_net_nic_plug(const char *owner, const struct hv_net_nic *nic, int netns_fd,
                     struct hv_error **reterr);
-int hv_net_nic_update(const char *owner, const struct hv_net_nic *old,
-                      const struct hv_net_nic *nic, int netns_fd, struct hv_error **reterr);
+int hv_net_nic_update(const char *owner, const struct hv_net_nic *old, const struct hv_net_nic *nic,
+                      int netns_fd, struct hv_error **reterr);
 int hv_net_nic_unplug(const char *owner, const char *mac, struct hv_error **reterr);
 
 /*
