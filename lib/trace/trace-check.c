@@ -160,8 +160,8 @@ check_keys(struct checker *ck, struct sym *s, struct tnode *keys, const struct t
 			return err(ck, k, "a key needs a value");
 		if (s->n_keys > n) {
 			if (s->key_type[n] != k->type)
-				return err(ck, k, "key %s of '%s' changes its type",
-				           n == 0 ? "1" : "n", s->name);
+				return err(ck, k, "key %d of '%s%s' changes its type", n + 1,
+				           s->kind == SYM_AGG ? "@" : "", s->name);
 			if (k->type == TY_STRING && k->size > s->key_size[n])
 				s->key_size[n] = k->size;
 			continue;
@@ -312,6 +312,7 @@ _fallthrough_var:
 				return r;
 		n->type = n->a->type;
 		n->size = n->a->size;
+		n->is_signed = true;
 		return 0;
 	case S_EXPR:
 		return check(ck, n->a);

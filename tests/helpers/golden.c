@@ -12,6 +12,7 @@
 static const char *golden_dir;
 static size_t golden_max;
 static golden_fn golden_outcome;
+static const char *golden_ext = ".json";
 static char *cases[CASES_MAX];
 static size_t n_cases, next_case;
 
@@ -44,7 +45,7 @@ golden_case(void)
 
 	snprintf(path, sizeof(path), "%s/%s", golden_dir, file);
 	snprintf(expect_path, sizeof(expect_path), "%s/%.*s.expect", golden_dir,
-	         (int)(strlen(file) - 5), file);
+	         (int)(strlen(file) - strlen(golden_ext)), file);
 	text = slurp(path, golden_max, &size);
 	if (!text)
 		tests_fail(__FILE__, __LINE__, "cannot read %s", path);
@@ -77,16 +78,24 @@ name_cmp(const void *a, const void *b)
 size_t
 golden_register(const char *dir, size_t max_size, golden_fn fn)
 {
+	return golden_register_ext(dir, ".json", max_size, fn);
+}
+
+size_t
+golden_register_ext(const char *dir, const char *ext, size_t max_size, golden_fn fn)
+{
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	size_t el = strlen(ext);
 
 	golden_dir = dir;
 	golden_max = max_size;
 	golden_outcome = fn;
+	golden_ext = ext;
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
-		if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0 && n_cases < CASES_MAX &&
+		if (n > el && strcmp(de->d_name + n - el, ext) == 0 && n_cases < CASES_MAX &&
 		    !(cases[n_cases++] = strdup(de->d_name)))
 			abort();
 	}
@@ -96,7 +105,7 @@ golden_register(const char *dir, size_t max_size, golden_fn fn)
 	for (size_t i = 0; i < n_cases; i++) {
 		char *t = NULL;
 
-		if (asprintf(&t, "golden %.*s", (int)(strlen(cases[i]) - 5), cases[i]) < 0)
+		if (asprintf(&t, "golden %.*s", (int)(strlen(cases[i]) - el), cases[i]) < 0)
 			abort();
 		tests_register(t, golden_case); /* t lives as long as the program */
 	}

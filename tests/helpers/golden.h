@@ -16,3 +16,6 @@ typedef char *(*golden_fn)(const char *file, const char *text, size_t size);
 
 /* Register dir's cases (call from a constructor); returns how many there are. */
 size_t golden_register(const char *dir, size_t max_size, golden_fn fn);
+
+/* The same for files ending in ext (".d"): NAME.d is compared with NAME.expect. */
+size_t golden_register_ext(const char *dir, const char *ext, size_t max_size, golden_fn fn);

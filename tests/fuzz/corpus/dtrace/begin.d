@@ -1,0 +1,1 @@
+BEGIN { printf("hi %d\n", 1 + 2); exit(0); }

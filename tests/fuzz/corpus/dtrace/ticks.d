@@ -1,0 +1,2 @@
+tick-1s { @c = count(); }
+tick-2s { printa(@c); }

@@ -1,0 +1,1 @@
+syscall:::return { @q = quantize(arg0); }

@@ -1,0 +1,1 @@
+BEGIN { x = "a"; @[x] = count(); @[1] = count(); }
