@@ -699,6 +699,51 @@ hv_net_nic_update(const char *owner, const struct hv_net_nic *old, const struct 
 }
 
 /*
+ * Remove the switches that have no port left and, when tags is not NULL,
+ * those whose tag is gone (with their ports: they would carry nothing).
+ */
+static int
+switches_sweep(struct op *o, char **tags, struct hv_error **reterr)
+{
+	struct net_link_info *l = NULL;
+	size_t n = 0;
+	int r;
+
+	r = net_links_list(o->host, &l, &n);
+	if (r < 0)
+		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const char *rest = startswith(l[i].name, o->prefix);
+		struct alias a;
+
+		if (!rest || strlen(rest) != 7 || *rest != NET_KIND_SWITCH)
+			continue;
+		if (!alias_parse(l[i].alias, o->prefix, &a)) {
+			(void)net_link_delete(o->host, l[i].ifindex);
+			continue;
+		}
+		if (tags && !strv_contains(tags, a.words[3])) {
+			for (size_t k = 0; k < n; k++) {
+				struct alias pa;
+
+				if (l[k].master != l[i].ifindex ||
+				    !alias_parse(l[k].alias, o->prefix, &pa))
+					continue;
+				if (!streq(pa.words[2], KIND_WORD_SWITCH))
+					port_remove(o, a.words[3], l[k].name, l[k].ifindex,
+					            pa.words[4]);
+				alias_done(&pa);
+			}
+			r = switch_remove(o, l, n, a.words[3], l[i].ifindex, reterr);
+		} else if (!switch_has_ports(l, n, l[i].ifindex, o->prefix))
+			r = switch_remove(o, l, n, a.words[3], l[i].ifindex, reterr);
+		alias_done(&a);
+	}
+	net_link_infos_free(l, n);
+	return r;
+}
+
+/*
  * Remove every port of owner (all of them: mac NULL) and the switches they
  * leave empty.
  */
@@ -751,6 +796,15 @@ hv_net_vm_unplug(const char *owner, struct hv_error **reterr)
 	if (r < 0)
 		return r;
 	r = unplug(&o, owner, NULL, reterr);
+	/*
+	 * A zone that went down took its veths along: what stays on the host
+	 * (its ifbs, its entries in the data path, a switch it left empty) is
+	 * found by what is gone.
+	 */
+	if (r >= 0)
+		r = switches_sweep(&o, NULL, reterr);
+	if (r >= 0)
+		r = net_datapath_reconcile(o.prefix, reterr);
 	return r < 0 ? hv_error_prefix(reterr, r, "VM %s", owner) : 0;
 }
 
@@ -903,38 +957,7 @@ hv_net_reconcile(char *const *owners, struct hv_error **reterr)
 	net_link_infos_free(l, n);
 
 	/* Then switches without a tag or without ports. */
-	r = net_links_list(o.host, &l, &n);
-	if (r < 0)
-		return hv_error_set(reterr, r, "cannot list this host's links: %m");
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		const char *rest = startswith(l[i].name, o.prefix);
-		struct alias a;
-
-		if (!rest || strlen(rest) != 7 || *rest != NET_KIND_SWITCH)
-			continue;
-		if (!alias_parse(l[i].alias, o.prefix, &a)) {
-			(void)net_link_delete(o.host, l[i].ifindex);
-			continue;
-		}
-		if (!strv_contains(tags, a.words[3])) {
-			/* Its ports go with it: they would carry nothing. */
-			for (size_t k = 0; k < n; k++) {
-				struct alias pa;
-
-				if (l[k].master != l[i].ifindex ||
-				    !alias_parse(l[k].alias, o.prefix, &pa))
-					continue;
-				if (!streq(pa.words[2], KIND_WORD_SWITCH))
-					port_remove(&o, a.words[3], l[k].name, l[k].ifindex,
-					            pa.words[4]);
-				alias_done(&pa);
-			}
-			r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
-		} else if (!switch_has_ports(l, n, l[i].ifindex, o.prefix))
-			r = switch_remove(&o, l, n, a.words[3], l[i].ifindex, reterr);
-		alias_done(&a);
-	}
-	net_link_infos_free(l, n);
+	r = switches_sweep(&o, tags, reterr);
 	/* Last, the data path's leftovers (ifbs, map entries) of links that are gone. */
 	if (r >= 0)
 		r = net_datapath_reconcile(o.prefix, reterr);
