@@ -313,6 +313,8 @@ resolve_probes(struct hv_trace_program *p, struct tnode *c, struct hv_error **re
 			                   "probe description '%s' does not match any probes",
 			                   c->probes[i]);
 		}
+		if (n == 0)
+			continue;
 		all = realloc(p->cprobes[c->index], (p->n_cprobes[c->index] + n) * sizeof(*all));
 		if (!all && n)
 			return -ENOMEM;
