@@ -12,6 +12,7 @@ struct hv_zone_fds {
 	int native_tree;  /* detached read-only tree for /native, or -1 */
 	int console;      /* slave of the console pty */
 	int console_tree; /* a detached mount of that slave, for /dev/console */
+	int control_tree; /* detached read-only tree of the control directory, or -1 */
 };
 
 /*

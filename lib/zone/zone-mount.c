@@ -20,6 +20,8 @@
  *                on a v2 host; on a v1/hybrid host a tmpfs with each v1
  *                controller (read-only), name=systemd and unified (writable)
  *   /native      Sable's in-zone tools, read-only
+ *   /.zonecontrol   the zone's control directory (zoneadmd's metadata socket),
+ *                read-only; also at /native/.zonecontrol, where lx zones look
  *
  * /proc and /sys are mounted before pivot_root: a user namespace may mount
  * proc only while a full proc is visible, and after the pivot there is none.
@@ -316,6 +318,40 @@ mount_native(const char *root, const struct hv_zone_fds *fds, struct hv_error **
 	return 0;
 }
 
+/*
+ * The control directory. /.zonecontrol is in the zone's own filesystem, so
+ * whatever the image put there is not followed: a symlink or a file means
+ * no /.zonecontrol (the /native one still comes).
+ */
+static int
+mount_control(const char *root, const struct hv_zone_fds *fds, struct hv_error **reterr)
+{
+	_cleanup_free_ char *zc = at(root, "/.zonecontrol"),
+	                    *nzc = at(root, "/native/.zonecontrol");
+	_cleanup_close_ int target = -EBADF;
+	struct stat st;
+
+	if (fds->control_tree < 0)
+		return 0;
+	if (!zc || !nzc)
+		return -ENOMEM;
+	(void)mkdir(zc, 0700);
+	target = open(zc, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target >= 0) {
+		if (move_mount(fds->control_tree, "", target, "",
+		               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return hv_error_set(reterr, -errno, "cannot attach /.zonecontrol: %m");
+		if (lstat(nzc, &st) == 0 && S_ISDIR(st.st_mode))
+			return mnt(zc, nzc, NULL, MS_BIND, NULL, reterr);
+		return 0;
+	}
+	/* No room at /: /native/.zonecontrol alone. */
+	if (lstat(nzc, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    move_mount(fds->control_tree, "", AT_FDCWD, nzc, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return hv_error_set(reterr, -errno, "cannot attach /native/.zonecontrol: %m");
+	return 0;
+}
+
 static int
 pivot(const char *root, struct hv_error **reterr)
 {
@@ -368,7 +404,8 @@ hv_zone_mount_all(const struct hv_zone_config *c, const struct hv_zone_fds *fds,
 	    (r = ensure_dir(runlock, reterr)) < 0 ||
 	    (r = mnt("tmpfs", runlock, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=5120k",
 	             reterr)) < 0 ||
-	    (r = mount_native(root, fds, reterr)) < 0 || (r = mask(root, reterr)) < 0)
+	    (r = mount_native(root, fds, reterr)) < 0 ||
+	    (r = mount_control(root, fds, reterr)) < 0 || (r = mask(root, reterr)) < 0)
 		return r;
 	return pivot(root, reterr);
 }

@@ -14,7 +14,10 @@
  *      and make the zone root's mount, id-mapped into the new user
  *      namespace, so files that image authors own as 0 are the zone's
  *      root's and no chown of an image is ever needed;
- *   4. pass it that mount, /native and the console over the socket and say go.
+ *   4. run the caller's hook (zoneadmd plugs the zone's NICs into its new
+ *      network namespace, so init finds them up);
+ *   5. pass it that mount, the zone's control directory (zoneadmd's metadata
+ *      socket), /native and the console over the socket and say go.
  *
  * The child then moves itself into the v1 controllers' cgroups (hybrid and
  * v1 hosts) through "tasks" files we opened before clone3 (hv_cgroup_join:
@@ -60,7 +63,7 @@
 static int
 send_fds(int sock, const int *fds, size_t n, const char *msg)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {0};
+	char cbuf[CMSG_SPACE(sizeof(int) * 5)] = {0};
 	struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg) + 1};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
@@ -81,7 +84,7 @@ send_fds(int sock, const int *fds, size_t n, const char *msg)
 static int
 recv_fds(int sock, int *fds, size_t max)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {0}, buf[16];
+	char cbuf[CMSG_SPACE(sizeof(int) * 5)] = {0}, buf[16];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct msghdr mh = {.msg_iov = &iov,
 	                    .msg_iovlen = 1,
@@ -155,7 +158,7 @@ child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout,
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
 	struct hv_zone_fds fds = {-1, -1, -1};
-	int got[4], r;
+	int got[5], r;
 	char **env;
 
 	/* Signals as a fresh process has them: init must not inherit zoneadmd's. */
@@ -166,11 +169,11 @@ child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout,
 		(void)signal(sig, SIG_DFL);
 
 	/* Until the parent says go we have no ids; then we are root of our namespace. */
-	r = recv_fds(sock, got, 4);
-	if (r < 3)
+	r = recv_fds(sock, got, 5);
+	if (r < 4)
 		child_fail(sock, r < 0 ? r : -EBADMSG, NULL);
-	/* root, console, console tree[, native] */
-	fds = (struct hv_zone_fds){got[0], r == 4 ? got[3] : -1, got[1], got[2]};
+	/* root, console, console tree, control directory[, native] */
+	fds = (struct hv_zone_fds){got[0], r == 5 ? got[4] : -1, got[1], got[2], got[3]};
 	if ((r = hv_cgroup_join(join, &e)) < 0)
 		child_fail(sock, r, e);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
@@ -247,12 +250,14 @@ write_map(pid_t pid, const char *which, uint32_t base, struct hv_error **reterr)
 	return 0;
 }
 
-/* The zone root (and /native), as detached trees ready to be attached in the child. */
+/* The zone root, its control directory (and /native), as detached trees for the child. */
 static int
-make_trees(const struct hv_zone_config *c, pid_t pid, int *ret_root, int *ret_native,
-           struct hv_error **reterr)
+make_trees(const struct hv_zone_config *c, pid_t pid, int *ret_root, int *ret_control,
+           int *ret_native, struct hv_error **reterr)
 {
-	_cleanup_close_ int userns = -EBADF, root = -EBADF, native = -EBADF;
+	_cleanup_close_ int userns = -EBADF, root = -EBADF, control = -EBADF, native = -EBADF;
+	_cleanup_free_ char *dir = NULL;
+	int r;
 	char path[64];
 	struct mount_attr idmap = {.attr_set = MOUNT_ATTR_IDMAP};
 	struct mount_attr ro = {.attr_set =
@@ -271,7 +276,16 @@ make_trees(const struct hv_zone_config *c, pid_t pid, int *ret_root, int *ret_na
 		                    "cannot id-map the zone root '%s' (the filesystem must support "
 		                    "id-mapped mounts): %m",
 		                    c->root);
+	if ((r = hv_zone_control_dir(c, &dir)) < 0)
+		return hv_error_set(reterr, r, "cannot make the zone's control directory: %m");
+	control = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (control < 0 || mount_setattr(control, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return hv_error_set(reterr, -errno, "control directory '%s': %m", dir);
 	if (c->native) {
+		_cleanup_free_ char *mp = NULL;
+		/* The mount point of /native/.zonecontrol (a read-only native dir goes without). */
+		if (asprintf(&mp, "%s/.zonecontrol", c->native) >= 0)
+			(void)mkdir(mp, 0755);
 		native = open_tree(AT_FDCWD, c->native,
 		                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 		if (native < 0 ||
@@ -279,6 +293,7 @@ make_trees(const struct hv_zone_config *c, pid_t pid, int *ret_root, int *ret_na
 			return hv_error_set(reterr, -errno, "native tools '%s': %m", c->native);
 	}
 	*ret_root = TAKE_FD(root);
+	*ret_control = TAKE_FD(control);
 	*ret_native = TAKE_FD(native);
 	return 0;
 }
@@ -394,11 +409,11 @@ check_root(const struct hv_zone_config *c, struct hv_error **reterr)
 }
 
 int
-hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zone_started *ret,
-              struct hv_error **reterr)
+hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, const struct hv_zone_hook *hook,
+              struct hv_zone_started *ret, struct hv_error **reterr)
 {
 	_cleanup_close_ int master = -EBADF, slave = -EBADF, cgfd = -EBADF, root = -EBADF,
-	                    native = -EBADF, pidfd = -EBADF;
+	                    native = -EBADF, pidfd = -EBADF, control = -EBADF;
 	int sock[2] = {-EBADF, -EBADF}, r;
 	struct hv_cgroup_join join = {.n = 0};
 	enum hv_cgroup_layout layout = hv_cgroup_layout(cg);
@@ -442,7 +457,9 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 
 	if ((r = write_map(pid, "uid_map", c->uid_base, reterr)) < 0 ||
 	    (r = write_map(pid, "gid_map", c->uid_base, reterr)) < 0 ||
-	    (r = make_trees(c, pid, &root, &native, reterr)) < 0)
+	    (r = make_trees(c, pid, &root, &control, &native, reterr)) < 0)
+		goto kill;
+	if (hook && hook->prepare && (r = hook->prepare(pid, hook->userdata, reterr)) < 0)
 		goto kill;
 	{
 		/*
@@ -451,17 +468,18 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zo
 		 */
 		_cleanup_close_ int contree =
 		        open_tree(slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		int fds[4] = {root, slave, contree, native};
+		int fds[5] = {root, slave, contree, control, native};
 		if (contree < 0) {
 			r = hv_error_set(reterr, -errno, "cannot prepare the zone's console: %m");
 			goto kill;
 		}
-		if ((r = send_fds(sock[0], fds, native >= 0 ? 4 : 3, "go")) < 0) {
+		if ((r = send_fds(sock[0], fds, native >= 0 ? 5 : 4, "go")) < 0) {
 			hv_error_set(reterr, r, "cannot hand the zone its root: %m");
 			goto kill;
 		}
 	}
 	root = safe_close(root);
+	control = safe_close(control);
 	native = safe_close(native);
 	slave = safe_close(slave);
 	r = await_exec(sock[0], reterr);

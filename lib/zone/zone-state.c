@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
@@ -177,4 +178,55 @@ hv_zone_runtime_remove(const char *uuid)
 	if (r < 0)
 		return r;
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int
+control_dir_path(const char *uuid, char **ret)
+{
+	_cleanup_free_ char *rel = NULL;
+
+	if (!uuid_is_valid(uuid))
+		return -EINVAL;
+	if (asprintf(&rel, HV_RUN_DIR "/zonecontrol/%s", uuid) < 0)
+		return -ENOMEM;
+	return hv_root_path(rel, ret);
+}
+
+int
+hv_zone_control_dir(const struct hv_zone_config *c, char **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int r;
+
+	if ((r = control_dir_path(c->uuid, &path)) < 0)
+		return r;
+	/* The parents are the host's (0700 root); the zone never walks them. */
+	if ((r = mkdir_p(path, 0700)) < 0)
+		return r;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((st.st_uid != c->uid_base || st.st_gid != c->uid_base) &&
+	    lchown(path, c->uid_base, c->uid_base) < 0)
+		return -errno;
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
+		return -errno;
+	*ret = TAKE_PTR(path);
+	return 0;
+}
+
+int
+hv_zone_control_dir_remove(const char *uuid)
+{
+	_cleanup_free_ char *path = NULL, *sock = NULL;
+	int r;
+
+	if ((r = control_dir_path(uuid, &path)) < 0)
+		return r;
+	if (asprintf(&sock, "%s/metadata.sock", path) < 0)
+		return -ENOMEM;
+	(void)unlink(sock);
+	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }

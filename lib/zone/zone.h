@@ -78,6 +78,16 @@ int hv_zone_runtime_save(const char *uuid, const struct hv_zone_runtime *rt,
                          struct hv_error **reterr);
 int hv_zone_runtime_remove(const char *uuid);
 
+/*
+ * The zone's control directory, $SABLE_ROOT/var/run/sable/zonecontrol/<uuid>:
+ * the zone sees it read-only at /.zonecontrol and /native/.zonecontrol, and
+ * zoneadmd serves the metadata socket in it. It belongs to the zone's root
+ * (mode 0700), so only that user of only that zone reaches what is inside.
+ * hv_zone_control_dir() makes it when missing.
+ */
+int hv_zone_control_dir(const struct hv_zone_config *c, char **ret);
+int hv_zone_control_dir_remove(const char *uuid);
+
 /* Start time (field 22 of /proc/<pid>/stat) of a live process; -ESRCH if it is gone. */
 int hv_proc_starttime(pid_t pid, uint64_t *ret);
 
@@ -101,12 +111,24 @@ struct hv_zone_started {
 };
 
 /*
+ * What the caller does once the zone's namespaces exist and before its init
+ * runs: zoneadmd plugs the zone's NICs into its network namespace
+ * (/proc/<pid>/ns/net), so that init finds them up and addressed.
+ */
+struct hv_zone_hook {
+	int (*prepare)(pid_t pid, void *userdata, struct hv_error **reterr);
+	void *userdata;
+};
+
+/*
  * Build the zone and start its init, as a child of the caller; init runs in
- * the zone's cgroups. On failure nothing is left (no process; the cgroups
- * stay for the caller to remove).
+ * the zone's cgroups. hook may be NULL. On failure nothing is left (no
+ * process; the cgroups stay for the caller to remove, and what the hook
+ * made is the caller's).
  */
 struct hv_cgroup;
-int hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, struct hv_zone_started *ret,
+int hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg,
+                  const struct hv_zone_hook *hook, struct hv_zone_started *ret,
                   struct hv_error **reterr);
 
 /*

@@ -7,7 +7,10 @@
  * `zlogin -C`; restarts init when restart_init says so and when the zone
  * reboots itself; stops the zone on request (gracefully: the stop signal to
  * init, then SIGKILL to everything after the timeout) and removes the
- * zone's cgroups when it is down.
+ * zone's cgroups when it is down. At every boot it plugs the zone's NICs
+ * (<zonepath>/config/net.json, lib/net) into the new network namespace
+ * before init runs, and unplugs what stays on the host when the zone goes
+ * down.
  *
  * It keeps what it knows in $SABLE_ROOT/var/run/sable/zones/<uuid>.json.
  * Killing zoneadmd does not kill the zone: a new zoneadmd finds the init
@@ -48,7 +51,10 @@
 #include "basic/lock.h"
 #include "basic/log.h"
 #include "basic/root.h"
+#include "basic/path.h"
 #include "basic/time-util.h"
+#include "net/net.h"
+#include "mdata/record.h"
 #include "zone/zone-cgroup.h"
 #include "zone/zone.h"
 
@@ -74,6 +80,9 @@ struct daemon {
 	uint64_t stop_deadline; /* monotonic µs; 0: none */
 	uint64_t restarts[RESTART_MAX];
 	size_t n_restarts;
+	bool plugged;               /* NICs of ours may be on the host */
+	struct hv_mdata_server *md; /* the guest's metadata, on <control dir>/metadata.sock */
+	struct hv_mdata_record *md_record;
 };
 
 static const char *arg_uuid;
@@ -199,6 +208,26 @@ remove_sockets(const char *uuid)
 		if (hv_zone_runtime_path(uuid, suffixes[i], &p) >= 0)
 			(void)unlink(p);
 	}
+	(void)hv_zone_control_dir_remove(uuid);
+}
+
+/*
+ * The metadata server (lib/mdata) on <control dir>/metadata.sock, which the
+ * zone sees as /.zonecontrol/metadata.sock and /native/.zonecontrol/
+ * metadata.sock. It is up before the zone boots, so a guest that asks
+ * early (cloud-init) finds it. A zone without it still runs.
+ */
+static void
+metadata_open(struct daemon *d)
+{
+	_cleanup_free_ char *dir = NULL;
+	int fd = -EBADF, r;
+
+	if ((r = hv_zone_control_dir(&d->c, &dir)) < 0 ||
+	    (r = hv_mdata_record_new(d->c.uuid, &d->md_record)) < 0 ||
+	    (r = hv_mdata_listen(dir, d->c.uid_base, d->c.uid_base, &fd)) < 0 ||
+	    (r = hv_mdata_server_new(fd, &hv_mdata_record_store, d->md_record, &d->md)) < 0)
+		log_warning_errno(r, "zone %s: no metadata service: %m", d->c.uuid);
 }
 
 static void reply(int fd, const char *fmt, ...) _printf_(2, 3);
@@ -245,9 +274,50 @@ chown_delegated(struct daemon *d)
 	return 0;
 }
 
+/* The zone's NICs into its new network namespace, before its init runs. */
+static int
+plug_nics(pid_t pid, void *userdata, struct hv_error **reterr)
+{
+	struct daemon *d = userdata;
+	_cleanup_(hv_net_vm_done) struct hv_net_vm net = {0};
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int netns = -EBADF;
+	char ns[64];
+	int r;
+
+	if (path_join(d->c.zonepath, "config/net.json", &path) < 0)
+		return -ENOMEM;
+	if (access(path, F_OK) < 0)
+		return 0;
+	if ((r = hv_net_vm_load(path, &net, reterr)) < 0)
+		return r;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
+	netns = open(ns, O_RDONLY | O_CLOEXEC);
+	if (netns < 0)
+		return hv_error_set(reterr, -errno, "cannot open the zone's network namespace: %m");
+	d->plugged = true;
+	return hv_net_vm_plug(&net, netns, reterr);
+}
+
+static void
+unplug_nics(struct daemon *d)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	int r;
+
+	if (!d->plugged)
+		return;
+	r = hv_net_vm_unplug(d->c.uuid, &e);
+	if (r < 0)
+		log_warning("zone %s: %s", d->c.uuid, hv_error_message(e, r));
+	else
+		d->plugged = false;
+}
+
 static int
 boot(struct daemon *d, struct hv_error **reterr)
 {
+	const struct hv_zone_hook hook = {plug_nics, d};
 	struct hv_zone_started z;
 	int r;
 
@@ -262,7 +332,7 @@ boot(struct daemon *d, struct hv_error **reterr)
 	if ((r = chown_delegated(d)) < 0)
 		return hv_error_set(reterr, r, "cannot delegate the zone's cgroups: %m");
 	(void)set_state(d, HV_ZONE_READY);
-	r = hv_zone_start(&d->c, d->cg, &z, reterr);
+	r = hv_zone_start(&d->c, d->cg, &hook, &z, reterr);
 	if (r < 0)
 		return r;
 	d->pidfd = z.pidfd;
@@ -318,6 +388,8 @@ adopt(struct daemon *d, struct hv_error **reterr)
 	if (r < 0)
 		return r;
 	d->our_child = false;
+	/* Whatever the old zoneadmd plugged is ours to unplug when the zone goes down. */
+	d->plugged = true;
 	if (new_console(d) < 0)
 		log_warning("zone %s: running without a console (cannot attach a new one)",
 		            d->c.uuid);
@@ -342,6 +414,7 @@ cleanup_down(struct daemon *d)
 	if (d->cg && hv_cgroup_destroy(d->cg, &e) < 0)
 		log_warning("zone %s: %s", d->c.uuid, hv_error_message(e, -EBUSY));
 	d->cg = hv_cgroup_free(d->cg); /* a reboot makes them anew */
+	unplug_nics(d);
 	d->pidfd = safe_close(d->pidfd);
 	d->console = safe_close(d->console);
 	d->rt.init_pid = 0;
@@ -546,9 +619,9 @@ static int
 loop(struct daemon *d)
 {
 	for (;;) {
-		struct pollfd p[5 + 2 * MAX_CLIENTS];
-		size_t n = 0, viewers_at;
-		int timeout = -1, k;
+		struct pollfd p[5 + 2 * MAX_CLIENTS + HV_MDATA_POLLFDS_MAX];
+		size_t n = 0, viewers_at, md_at, md_n;
+		int timeout = -1, k, md_timeout;
 
 		p[n++] = (struct pollfd){.fd = d->pidfd, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = d->ctl_listen, .events = POLLIN};
@@ -558,18 +631,25 @@ loop(struct daemon *d)
 		viewers_at = n;
 		for (size_t i = 0; i < MAX_CLIENTS; i++)
 			p[n++] = (struct pollfd){.fd = d->viewers[i], .events = POLLIN};
+		md_at = n;
+		md_n = hv_mdata_server_pollfds(d->md, p + n, HV_MDATA_POLLFDS_MAX);
+		n += md_n;
 		if (d->stop_deadline) {
 			uint64_t now = now_usec(CLOCK_MONOTONIC);
 			timeout = now >= d->stop_deadline
 			                  ? 0
 			                  : (int)((d->stop_deadline - now + 999) / 1000);
 		}
+		md_timeout = hv_mdata_server_timeout(d->md);
+		if (md_timeout >= 0 && (timeout < 0 || md_timeout < timeout))
+			timeout = md_timeout;
 		k = poll(p, n, timeout);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return log_error_errno(errno, "poll: %m");
-		if (k == 0 && d->stop_deadline) {
+		hv_mdata_server_dispatch(d->md, p + md_at, k > 0 ? md_n : 0);
+		if (k == 0 && d->stop_deadline && now_usec(CLOCK_MONOTONIC) >= d->stop_deadline) {
 			log_info("zone %s: init did not stop in time, killing the zone", d->c.uuid);
 			d->stop_deadline = 0;
 			stop(d, d->stopping == STOP_REBOOT ? STOP_REBOOT : STOP_HALT, 0);
@@ -704,6 +784,7 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	console_log_open(&d);
+	metadata_open(&d);
 
 	/* A zone that still runs (its zoneadmd died) is adopted, not booted again. */
 	if (hv_zone_runtime_load(arg_uuid, &d.rt, NULL) >= 0 &&
@@ -723,6 +804,8 @@ main(int argc, char *argv[])
 	/* A zone that went down keeps its record: state installed, how init ended. */
 	if (d.rt.state == HV_ZONE_INSTALLED)
 		remove_sockets(arg_uuid);
+	hv_mdata_server_free(d.md);
+	hv_mdata_record_free(d.md_record);
 	hv_cgroup_free(d.cg);
 	hv_zone_config_done(&d.c);
 	return r < 0 ? 1 : 0;
