@@ -199,10 +199,11 @@ static const struct hv_prop nic_members[] = {
 	 .doc = "TCP and UDP ports (1 to 65535) on which the NIC may not send. Accepted and "
 	        "stored."},
 	{.name = "max_bandwidth", .type = HV_PROP_INT, .brands = HV_BRANDS_ALL, .flags = CU,
-	 .min = 0, .max = 100000, .default_doc = "0 (no cap)",
+	 .min = 0, .max = 17000, .default_doc = "0 (no cap)",
 	 .doc = "A Sable extension in Crossbow's spirit (its maxbw): the NIC's bandwidth cap "
-	        "in Mbit/s, 1 to 100000, applied to each direction separately (traffic into "
-	        "the VM and out of it); 0 means none. Applied live to a running VM."},
+	        "in Mbit/s, 1 to 17000 (the most a tbf qdisc takes), applied to each direction "
+	        "separately (traffic into the VM and out of it); 0 means none. Applied live to "
+	        "a running VM."},
 	{.name = "vrrp_vrid", .type = HV_PROP_INT, .brands = HV_BRANDS_OS, .flags = CU, .min = 0,
 	 .max = 255,
 	 .doc = "The VRRP router id of the NIC (0 to 255); SmartOS derives the MAC from it. "
