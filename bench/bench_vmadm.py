@@ -31,6 +31,11 @@ class Node:
         with open(os.path.join(self.root, "usbkey", "config"), "w") as f:
             f.write("zone_uid_base=1400000000\n")
         self.env = dict(os.environ, SABLE_ROOT=self.root)
+        # var/run is a tmpfs, as on every host (see bench_zone.py).
+        self.run_dir = os.path.join(self.root, "var", "run")
+        os.makedirs(self.run_dir)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", self.run_dir],
+                       check=True)
         self.run("pooladm", "create", "zones", "--size", "16G")
         out = os.path.join(self.root, "images")
         os.makedirs(out)
@@ -73,6 +78,7 @@ class Node:
         for u in self.run("vmadm", "lookup", check=False).stdout.split():
             self.run("vmadm", "delete", u, check=False)
         self.run("pooladm", "export", "zones", check=False)
+        subprocess.run(["umount", self.run_dir], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -8,6 +8,11 @@ hybrid cgroup layout crun refuses to run unless /sys/fs/cgroup/unified is
 unmounted in a private mount namespace (../shared/PLATFORM.md), so its
 commands run under `unshare -m` with that umount; the wrapper's own cost is
 measured in the same run and printed as a row of its own.
+
+The scratch root's var/run is a tmpfs, as /var/run (/run) is on every host
+and as crun's own state directory (/run/crun) is: Sable's run state (locks,
+sockets, zoneadmd's records) must vanish at a reboot, so it never lives on
+a disk filesystem in production.
 """
 import json
 import os
@@ -46,6 +51,10 @@ class Scratch:
         with open(os.path.join(self.root, "usbkey", "config"), "w") as f:
             f.write("zone_uid_base=1900000000\n")
         self.env = dict(os.environ, SABLE_ROOT=self.root)
+        self.run_dir = os.path.join(self.root, "var", "run")
+        os.makedirs(self.run_dir)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", self.run_dir],
+                       check=True)
         self.run("pooladm", "create", "zones", "--size", "8G")
         self.run("pooladm", "create", "zones/img")
         subprocess.run(["cp", "-a", busybox_root() + "/.",
@@ -74,6 +83,7 @@ class Scratch:
         for u in self.zones:
             self.run("zoneadm", "-z", u, "halt", check=False)
         self.run("pooladm", "export", "zones", check=False)
+        subprocess.run(["umount", self.run_dir], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
