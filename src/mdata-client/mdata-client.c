@@ -262,15 +262,17 @@ connect_host(struct conn *c)
 		if (r >= 0)
 			return 0;
 		conn_close(c);
-		if (r == -ENOENT && tries == 0) {
+		/* A host that is (re)starting is waited for; anything else will not get better. */
+		if (r == -ECONNREFUSED || r == -EAGAIN || r == -ETIMEDOUT || r == -EPIPE ||
+		    r == -ECONNRESET || r == -EINTR || r == -EBUSY || (r == -ENOENT && tries > 0)) {
+			sleep(1);
+			continue;
+		}
+		if (r == -ENOENT)
 			fail("cannot find the metadata service (no socket, no serial port)");
-			return r;
-		}
-		if (r == -EACCES || r == -EPERM) {
+		else
 			fail("cannot open the metadata service: %s", strerror(-r));
-			return r;
-		}
-		sleep(1);
+		return -EACCES; /* said: nothing more to say */
 	}
 }
 

@@ -31,6 +31,11 @@ class Node:
         native = root.file("native")
         os.makedirs(native, exist_ok=True)
         shutil.copy(os.path.join(BUILD, "tests", "helpers", "zprobe"), native)
+        # The in-zone tools, as an installed node has them (/native/usr/sbin).
+        sbin = os.path.join(native, "usr", "sbin")
+        os.makedirs(sbin, exist_ok=True)
+        for tool in ("mdata-get", "mdata-put", "mdata-delete", "mdata-list"):
+            shutil.copy(os.path.join(BUILD, "src", "mdata-client", tool), sbin)
         with open(root.file("usbkey/config"), "a") as f:
             f.write(f"zone_native_dir={native}\n")
         self.vmadmd = None
