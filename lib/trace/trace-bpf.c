@@ -191,8 +191,11 @@ emit_one(struct emitter *e, const struct irinsn *in)
 		                   (short)in->imm, (int32_t)in->imm2));
 	case IR_CALL: {
 		int reg = BPF_REG_1;
+		bool map_arg = false;
 
-		if (in->label) {
+		for (int i = 0; i < in->n_args; i++)
+			map_arg |= in->args[i] == -3;
+		if (in->label && !map_arg) {
 			if (ld_imm64(e, BPF_REG_1, BPF_PSEUDO_MAP_FD, in->label) < 0)
 				return -ENOMEM;
 			reg++;
@@ -200,7 +203,10 @@ emit_one(struct emitter *e, const struct irinsn *in)
 		for (int i = 0; i < in->n_args; i++, reg++) {
 			if (in->args[i] == -2)
 				P(INSN(BPF_ALU64 | BPF_MOV | BPF_X, reg, BPF_REG_6, 0, 0));
-			else if (ld(e, reg, in->args[i]) < 0)
+			else if (in->args[i] == -3) {
+				if (ld_imm64(e, reg, BPF_PSEUDO_MAP_FD, in->label) < 0)
+					return -ENOMEM;
+			} else if (ld(e, reg, in->args[i]) < 0)
 				return -ENOMEM;
 		}
 		P(INSN(BPF_JMP | BPF_CALL, 0, 0, 0, (int32_t)in->imm));

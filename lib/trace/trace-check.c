@@ -198,10 +198,19 @@ check_binary(struct checker *ck, struct tnode *n)
 	for (size_t i = 0; i < ELEMENTSOF(cmp); i++) {
 		if (!streq(n->op, cmp[i]))
 			continue;
-		if (n->a->pstr || n->b->pstr)
+		if (n->a->pstr || n->b->pstr) {
+			const struct tnode *o = n->a->pstr ? n->b : n->a;
+			int k = n->a->pstr ? n->a->pstr : n->b->pstr;
+
+			/* probefunc == "read": decided by the probe ID (trace-ir.c) */
+			if (k >= BI_PROBEPROV && k <= BI_PROBENAME && o->kind == N_STR && i <= 1) {
+				set_int(n, 4, true);
+				return 0;
+			}
 			return err(ck, n,
-			           "comparing probeprov/probemod/probefunc/probename is "
-			           "not supported; use a probe description");
+			           "probeprov, probemod, probefunc and probename are compared "
+			           "with == or != and a string constant only");
+		}
 		if (n->a->type != n->b->type && n->a->type && n->b->type)
 			return err(ck, n, "'%s' compares %s", n->op, "an integer with a string");
 		if (n->a->type == TY_STRING && i > 1)
@@ -460,6 +469,14 @@ check_call(struct checker *ck, struct tnode *n)
 			return err(ck, n, "clear() takes one aggregation");
 		return agg_arg(ck, a, "clear");
 	case FN_TRUNC:
+		/* trunc(@, -n): a negative constant */
+		if (nargs == 2 && a->next->kind == N_UNARY && streq(a->next->op, "-") &&
+		    a->next->a->kind == N_INT) {
+			a->next->kind = N_INT;
+			a->next->num = -a->next->a->num;
+			tnode_free(a->next->a);
+			a->next->a = NULL;
+		}
 		if (nargs < 1 || nargs > 2 || (nargs == 2 && a->next->kind != N_INT))
 			return err(ck, n, "trunc() takes an aggregation and an optional constant");
 		return agg_arg(ck, a, "trunc");
@@ -482,6 +499,14 @@ check_call(struct checker *ck, struct tnode *n)
 		if (nargs != 1 || a->type != TY_STRING)
 			return err(ck, n, "strlen() takes one string");
 		set_int(n, 8, false);
+		return 0;
+	case FN_STACK:
+	case FN_USTACK:
+		if (nargs > 1 || (a && a->kind != N_INT))
+			return err(ck, n, "%s() takes an optional constant (the depth)",
+			           func_name(n->sym));
+		set_int(n, 8, false);
+		n->pstr = n->sym == FN_STACK ? PSTR_KSTACK : PSTR_USTACK;
 		return 0;
 	case FN_STRJOIN:
 		if (nargs != 2 || a->type != TY_STRING || a->next->type != TY_STRING)

@@ -208,14 +208,27 @@ enum func {
 /* --- probes and providers --- */
 struct probe {
 	const struct provider *prov;
-	char func[64], name[64];
+	char mod[64], func[64], name[64];
 	uint32_t id;
-	int64_t arg; /* syscall number, tick/profile period (ns) or frequency (hz) */
+	int64_t arg;        /* syscall number, tick/profile period (ns), pid for pid probes */
+	char *path;         /* pid probes: the ELF file (owned by the provider's cache) */
+	uint64_t off;       /* pid probes: the function's file offset */
+	char prov_name[24]; /* pid probes: "pid1234" */
 };
+
+/* Values printed as something else than their integer (node->pstr, action->arg_pstr). */
+enum {
+	PSTR_KSTACK = _BI_MAX + 1, /* a stack map id */
+	PSTR_USTACK,               /* pid << 32 | a stack map id */
+};
+
+/* DTrace's fault codes, arg4 of dtrace:::ERROR */
+enum { FLT_BADADDR = 1, FLT_DIVZERO = 4 };
 
 enum attach_point {
 	AP_BEGIN,
 	AP_END,
+	AP_ERROR, /* run by the consumer when a probe faults (divide-by-zero, bad address) */
 	AP_SYS_ENTER,
 	AP_SYS_EXIT,
 	AP_TICK,    /* one CPU, one perf clock event per probe */
@@ -223,6 +236,11 @@ enum attach_point {
 	AP_SCHED_EXEC,
 	AP_SCHED_EXIT,
 	AP_SCHED_FORK,
+	AP_SCHED_SWITCH, /* sched:::off-cpu, then sched:::on-cpu */
+	AP_SIGNAL,       /* proc:::signal-send */
+	AP_IO_START,     /* block_rq_issue */
+	AP_IO_DONE,      /* block_rq_complete */
+	AP_UPROBE,       /* pid$target: one perf uprobe event per probe, told apart by the cookie */
 	_AP_MAX,
 };
 
@@ -235,6 +253,9 @@ struct provider {
 	            struct probe *ret);
 	enum attach_point (*point)(const struct probe *pr);
 	const char *(*arg_desc)(const struct probe *pr, int arg);
+	/* the provider's probes for a description's own provider name (pid1234), or NULL */
+	int (*list_for)(const struct provider *p, const char *prov, const char *mod,
+	                int (*fn)(const struct probe *, void *), void *ud);
 };
 
 extern const struct provider *const providers[];
@@ -295,7 +316,8 @@ enum action_kind {
 	ACT_PRINTA,
 	ACT_CLEAR,
 	ACT_TRUNC,
-	ACT_NORMALIZE
+	ACT_NORMALIZE,
+	ACT_ERROR, /* a fault: dtrace:::ERROR's clauses run, or DTrace's message */
 };
 
 struct action {
@@ -307,9 +329,11 @@ struct action {
 	unsigned arg_size[32];
 	bool arg_signed[32];
 	int arg_pstr[32];
-	int agg;          /* printa, clear, trunc, normalize: the symbol */
-	unsigned size;    /* the record's size */
-	bool first, last; /* the clause's first and last recording action */
+	int agg;               /* printa, clear, trunc, normalize: the symbol */
+	unsigned size;         /* the record's size */
+	int fault, line, stmt; /* ACT_ERROR: FLT_*, the D line, the action (0: predicate) */
+	int64_t num;           /* trunc()'s and normalize()'s constant */
+	bool first, last;      /* the clause's first and last recording action */
 };
 
 /* the record header every event starts with */
@@ -334,7 +358,15 @@ struct hv_trace_program {
 	size_t n_actions;
 	struct irprog progs[_AP_MAX];
 	/* load */
-	int rb_fd, scratch_fd, globals_fd, zones_fd;
+	int rb_fd, scratch_fd, globals_fd, zones_fd, stacks_fd;
+	bool uses_stacks;
+	struct kofs {
+		int task_real_parent, task_tgid, task_pid, task_comm, task_se;
+		int se_sum_exec_runtime, rq_data_len;
+		bool known;
+	} kofs;
+	struct trace_syms *syms_cache; /* symbolization (trace-sym.c) */
+	FILE *errf;                    /* faults without an ERROR clause (stderr) */
 	unsigned globals_size;
 	int *fds; /* links, perf events: every fd that holds a probe */
 	size_t n_fds;
@@ -367,6 +399,17 @@ int trace_error(const struct hv_trace_program *p, struct hv_error **reterr, int 
 void trace_source_excerpt(const char *src, int line, int col, char *buf, size_t size);
 
 int probe_match(const char *pattern, const char *s);
+const char *probe_provider_name(const struct probe *pr);
+uint32_t sched_probe_id(bool on);
+int trace_kofs(struct hv_trace_program *p, int line, struct hv_error **reterr);
+
+/* Symbols (trace-sym.c): kernel addresses from /proc/kallsyms, user ones from ELF files. */
+struct trace_syms;
+struct trace_syms *trace_syms_free(struct trace_syms *s);
+void trace_syms_note_pid(struct hv_trace_program *p, uint32_t pid);
+void trace_print_stack(struct hv_trace_program *p, FILE *f, int kind, int64_t v, int depth);
+/* Every defined function in an ELF file: fn(name, file offset, ud). */
+int trace_elf_functions(const char *path, int (*fn)(const char *, uint64_t, void *), void *ud);
 int probes_for(const char *desc, struct probe **ret, size_t *ret_n, struct hv_error **reterr);
 const char *builtin_name(int b);
 int builtin_lookup(const char *name);

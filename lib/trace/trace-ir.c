@@ -17,7 +17,7 @@
 
 #include "trace-internal.h"
 
-enum { MAP_NONE, MAP_RB, MAP_SCRATCH, MAP_GLOBALS, MAP_ZONES, MAP_SYM = 16 };
+enum { MAP_NONE, MAP_RB, MAP_SCRATCH, MAP_GLOBALS, MAP_ZONES, MAP_STACKS, MAP_SYM = 16 };
 enum { V_PROBE, V_NR, V_FIRST };
 
 struct lower {
@@ -25,6 +25,11 @@ struct lower {
 	struct irprog *ip;
 	struct hv_error **reterr;
 	int line;
+	int clause;     /* the clause being lowered */
+	int abort;      /* its end: where a fault goes (-1 outside clauses) */
+	int stmt;       /* its action being lowered (0: the predicate) */
+	bool oncpu;     /* sched:::on-cpu: the thread is the one switched to */
+	int64_t single; /* a program for one probe at a time (sched_switch): its ID, else -1 */
 };
 
 static int
@@ -137,6 +142,84 @@ copy(struct lower *lw, int dst, unsigned doff, unsigned dsize, int src, unsigned
 }
 
 static int lower_expr(struct lower *lw, struct tnode *n, int *ret);
+static int new_action(struct lower *lw, enum action_kind kind, int clause, int *ret);
+
+/*
+ * A fault (DTrace's divide-by-zero, invalid address): a record that makes
+ * the consumer run dtrace:::ERROR's clauses (or print DTrace's message),
+ * and the rest of the clause skipped. addr: a vreg with the address, or -1.
+ */
+static int
+lower_fault(struct lower *lw, int fault, int addr)
+{
+	struct action *a;
+	unsigned off;
+	int act, rec, t, sz, flags, mark = lw->ip->vreg_next;
+
+	if (lw->abort < 0)
+		return 0;
+	TRY(new_action(lw, ACT_ERROR, lw->clause, &act));
+	a = &lw->p->actions[act];
+	a->fault = fault;
+	a->line = lw->line;
+	a->stmt = lw->stmt;
+	a->size = sizeof(struct trace_rec) + 8;
+	TRY(region(lw, a->size, &off));
+	TRY(scr(lw, off, &rec));
+	TRY(vreg(lw, &t));
+	E(.op = IR_STI, .a = rec, .imm = 0, .imm2 = act, .size = 4);
+	TRY(call(lw, t, BPF_FUNC_get_smp_processor_id, MAP_NONE, 0, NULL));
+	E(.op = IR_STORE, .a = rec, .b = t, .imm = 4, .size = 4);
+	E(.op = IR_STORE, .a = rec, .b = V_PROBE, .imm = 8, .size = 8);
+	if (addr >= 0)
+		E(.op = IR_STORE, .a = rec, .b = addr, .imm = sizeof(struct trace_rec), .size = 8);
+	else
+		E(.op = IR_STI, .a = rec, .imm = sizeof(struct trace_rec), .imm2 = 0, .size = 8);
+	TRY(imm(lw, a->size, &sz));
+	TRY(imm(lw, 0, &flags));
+	TRY(call(lw, -1, BPF_FUNC_ringbuf_output, MAP_RB, 3, (int[]){rec, sz, flags}));
+	E(.op = IR_JMP, .label = lw->abort);
+	lw->ip->vreg_next = mark;
+	return 0;
+}
+
+/* *ret = *(size *)(ptr + off) in kernel memory, through probe_read_kernel */
+static int
+kread(struct lower *lw, int ptr, int off, int size, int *ret)
+{
+	unsigned o;
+	int dst, sz, src;
+
+	TRY(region(lw, 8, &o));
+	TRY(scr(lw, o, &dst));
+	E(.op = IR_STI, .a = dst, .imm = 0, .imm2 = 0, .size = 8);
+	TRY(imm(lw, size, &sz));
+	TRY(vreg(lw, &src));
+	E(.op = IR_ALUI, .d = src, .a = ptr, .alu = BPF_ADD, .imm = off);
+	TRY(call(lw, -1, BPF_FUNC_probe_read_kernel, MAP_NONE, 3, (int[]){dst, sz, src}));
+	E(.op = IR_LOAD, .d = dst, .a = dst, .imm = 0, .size = size);
+	lw->ip->vreg_next = dst + 1;
+	*ret = dst;
+	return 0;
+}
+
+/* The thread a probe is about: the current one, or sched:::on-cpu's next (raw args[2]). */
+static int
+task(struct lower *lw, int *ret)
+{
+	TRY(vreg(lw, ret));
+	if (lw->oncpu) {
+		E(.op = IR_CTX, .d = *ret, .imm = 16);
+		return 0;
+	}
+	return call(lw, *ret, BPF_FUNC_get_current_task, MAP_NONE, 0, NULL);
+}
+
+static int
+kofs(struct lower *lw)
+{
+	return trace_kofs(lw->p, lw->line, lw->reterr);
+}
 
 static int
 lower_string_literal(struct lower *lw, const char *s, unsigned size, int *ret)
@@ -200,6 +283,92 @@ lower_arg(struct lower *lw, int i, int *ret)
 		else
 			E(.op = IR_CTX, .d = *ret, .imm = 128); /* regs.ip */
 		return 0;
+	case AP_ERROR:
+		TRY(vreg(lw, ret));
+		if (i > 5)
+			E(.op = IR_IMM, .d = *ret, .imm = 0);
+		else
+			E(.op = IR_CTX, .d = *ret, .imm = 8 * i);
+		return 0;
+	case AP_UPROBE: {
+		/* entry: the arguments' registers; return (odd IDs): the offset and %rax */
+		static const int ret_off[] = {128, 80};
+		int entry = label(lw), out = label(lw), t;
+
+		TRY(vreg(lw, ret));
+		TRY(vreg(lw, &t));
+		E(.op = IR_ALUI, .d = t, .a = V_PROBE, .alu = BPF_AND, .imm = 1);
+		E(.op = IR_JCCI, .a = t, .alu = BPF_JEQ, .imm = 0, .label = entry);
+		if (i < 2)
+			E(.op = IR_CTX, .d = *ret, .imm = ret_off[i]);
+		else
+			E(.op = IR_IMM, .d = *ret, .imm = 0);
+		E(.op = IR_JMP, .label = out);
+		E(.op = IR_LABEL, .label = entry);
+		if (i < 6)
+			E(.op = IR_CTX, .d = *ret, .imm = i == 3 ? 88 : sys_arg_off[i]);
+		else
+			E(.op = IR_IMM, .d = *ret, .imm = 0);
+		E(.op = IR_LABEL, .label = out);
+		lw->ip->vreg_next = *ret + 1;
+		return 0;
+	}
+	case AP_SCHED_SWITCH:
+		/* off-cpu: arg0 = the next thread's tid, arg1 = its pid; on-cpu: none */
+		if (lw->oncpu || i > 1)
+			return imm(lw, 0, ret);
+		TRY(kofs(lw));
+		TRY(vreg(lw, &regs));
+		E(.op = IR_CTX, .d = regs, .imm = 16);
+		TRY(kread(lw, regs, i ? lw->p->kofs.task_tgid : lw->p->kofs.task_pid, 4, &dst));
+		E(.op = IR_MOV, .d = regs, .a = dst);
+		lw->ip->vreg_next = regs + 1;
+		*ret = regs;
+		return 0;
+	case AP_SIGNAL:
+		/* arg0 = the receiver's pid, arg1 = its tid, arg2 = the signal */
+		if (i > 2)
+			return imm(lw, 0, ret);
+		TRY(vreg(lw, &regs));
+		if (i == 2) {
+			E(.op = IR_CTX, .d = regs, .imm = 0);
+			E(.op = IR_ALUI, .d = regs, .a = regs, .alu = BPF_LSH, .imm = 32);
+			E(.op = IR_ALUI, .d = regs, .a = regs, .alu = BPF_ARSH, .imm = 32);
+			*ret = regs;
+			return 0;
+		}
+		TRY(kofs(lw));
+		E(.op = IR_CTX, .d = regs, .imm = 16);
+		TRY(kread(lw, regs, i ? lw->p->kofs.task_pid : lw->p->kofs.task_tgid, 4, &dst));
+		E(.op = IR_MOV, .d = regs, .a = dst);
+		lw->ip->vreg_next = regs + 1;
+		*ret = regs;
+		return 0;
+	case AP_IO_START:
+	case AP_IO_DONE:
+		/* arg0 = the request; start: arg1 = its bytes; done: arg1 = error, arg2 = bytes */
+		TRY(vreg(lw, &regs));
+		if (i == 0 || (ap == AP_IO_DONE && i < 3)) {
+			E(.op = IR_CTX, .d = regs, .imm = 8 * i);
+			if (ap == AP_IO_DONE && i == 1) {
+				E(.op = IR_ALUI, .d = regs, .a = regs, .alu = BPF_LSH, .imm = 32);
+				E(.op = IR_ALUI, .d = regs, .a = regs, .alu = BPF_ARSH, .imm = 32);
+			}
+			*ret = regs;
+			return 0;
+		}
+		if (ap == AP_IO_DONE || i > 1) {
+			E(.op = IR_IMM, .d = regs, .imm = 0);
+			*ret = regs;
+			return 0;
+		}
+		TRY(kofs(lw));
+		E(.op = IR_CTX, .d = regs, .imm = 0);
+		TRY(kread(lw, regs, lw->p->kofs.rq_data_len, 4, &dst));
+		E(.op = IR_MOV, .d = regs, .a = dst);
+		lw->ip->vreg_next = regs + 1;
+		*ret = regs;
+		return 0;
 	case AP_SCHED_EXEC:
 	case AP_SCHED_EXIT:
 	case AP_SCHED_FORK:
@@ -224,8 +393,59 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 	switch (n->sym) {
 	case BI_PID:
 	case BI_TID:
+		if (!lw->oncpu)
+			goto helper;
+		TRY(kofs(lw));
+		TRY(task(lw, &d));
+		TRY(kread(lw, d, n->sym == BI_PID ? lw->p->kofs.task_tgid : lw->p->kofs.task_pid, 4,
+		          ret));
+		E(.op = IR_MOV, .d = d, .a = *ret);
+		lw->ip->vreg_next = d + 1;
+		*ret = d;
+		return 0;
+	case BI_PPID: {
+		int par;
+
+		TRY(kofs(lw));
+		TRY(task(lw, &d));
+		TRY(kread(lw, d, lw->p->kofs.task_real_parent, 8, &par));
+		TRY(kread(lw, par, lw->p->kofs.task_tgid, 4, ret));
+		E(.op = IR_MOV, .d = d, .a = *ret);
+		lw->ip->vreg_next = d + 1;
+		*ret = d;
+		return 0;
+	}
+	case BI_VTIMESTAMP: {
+		int v;
+
+		TRY(kofs(lw));
+		TRY(task(lw, &d));
+		TRY(kread(lw, d, lw->p->kofs.task_se + lw->p->kofs.se_sum_exec_runtime, 8, &v));
+		E(.op = IR_MOV, .d = d, .a = v);
+		lw->ip->vreg_next = d + 1;
+		*ret = d;
+		return 0;
+	}
+	case BI_ERRNO: {
+		int ok = label(lw);
+
+		/* the return probes' error: -(return value) when it is in [-4095, -1] */
+		TRY(vreg(lw, ret));
+		E(.op = IR_IMM, .d = *ret, .imm = 0);
+		if (lw->ip->point != AP_SYS_EXIT)
+			return 0;
+		TRY(vreg(lw, &d));
+		E(.op = IR_CTX, .d = d, .imm = 8);
+		E(.op = IR_JCCI, .a = d, .alu = BPF_JSGE, .imm = 0, .label = ok);
+		E(.op = IR_JCCI, .a = d, .alu = BPF_JSLT, .imm = -4095, .label = ok);
+		E(.op = IR_NEG, .d = *ret, .a = d);
+		E(.op = IR_LABEL, .label = ok);
+		lw->ip->vreg_next = *ret + 1;
+		return 0;
+	}
 	case BI_UID:
 	case BI_GID:
+helper:
 		TRY(vreg(lw, &d));
 		TRY(call(lw, d,
 		         n->sym == BI_PID || n->sym == BI_TID ? BPF_FUNC_get_current_pid_tgid
@@ -243,7 +463,6 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 		TRY(vreg(lw, ret));
 		return call(lw, *ret, BPF_FUNC_get_smp_processor_id, MAP_NONE, 0, NULL);
 	case BI_TIMESTAMP:
-	case BI_VTIMESTAMP:
 	case BI_WALLTIMESTAMP:
 		TRY(vreg(lw, ret));
 		TRY(call(lw, *ret, BPF_FUNC_ktime_get_ns, MAP_NONE, 0, NULL));
@@ -272,13 +491,23 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 		E(.op = IR_MOV, .d = *ret, .a = V_PROBE);
 		return 0;
 	case BI_EXECNAME: {
-		int sz;
+		int sz, t;
 
 		TRY(region(lw, 16, &off));
 		TRY(scr(lw, off, ret));
 		TRY(imm(lw, 16, &sz));
-		TRY(call(lw, -1, BPF_FUNC_get_current_comm, MAP_NONE, 2, (int[]){*ret, sz}));
-		lw->ip->vreg_next--;
+		if (lw->oncpu) {
+			TRY(kofs(lw));
+			TRY(task(lw, &t));
+			E(.op = IR_ALUI, .d = t, .a = t, .alu = BPF_ADD,
+			  .imm = lw->p->kofs.task_comm);
+			TRY(call(lw, -1, BPF_FUNC_probe_read_kernel, MAP_NONE, 3,
+			         (int[]){*ret, sz, t}));
+		} else {
+			TRY(call(lw, -1, BPF_FUNC_get_current_comm, MAP_NONE, 2,
+			         (int[]){*ret, sz}));
+		}
+		lw->ip->vreg_next = *ret + 1;
 		return 0;
 	}
 	case BI_ZONENAME: {
@@ -518,10 +747,107 @@ lower_streq(struct lower *lw, int a, unsigned asz, int b, unsigned bsz, int d)
 	return 0;
 }
 
+/*
+ * d = a op b. '/' and '%' are signed when both operands are (C's rules:
+ * D's 64-bit unsigned values make them unsigned), done on magnitudes with
+ * the sign put back, since older kernels' BPF has no signed division; a
+ * zero divisor is DTrace's divide-by-zero fault.
+ */
+static int
+lower_arith(struct lower *lw, int d, int a, int b, int alu, bool sgn, const struct tnode *divisor)
+{
+	int ua, ub, t, mark = lw->ip->vreg_next;
+
+	if (alu != BPF_DIV && alu != BPF_MOD) {
+		E(.op = IR_ALU, .d = d, .a = a, .b = b, .alu = alu);
+		return 0;
+	}
+	if (!divisor || divisor->kind != N_INT || divisor->num == 0) {
+		int ok = label(lw);
+
+		E(.op = IR_JCCI, .a = b, .alu = BPF_JNE, .imm = 0, .label = ok);
+		TRY(lower_fault(lw, FLT_DIVZERO, -1));
+		E(.op = IR_LABEL, .label = ok);
+	}
+	if (!sgn) {
+		E(.op = IR_ALU, .d = d, .a = a, .b = b, .alu = alu);
+		return 0;
+	}
+	TRY(vreg(lw, &ua));
+	TRY(vreg(lw, &ub));
+	TRY(vreg(lw, &t));
+	for (int i = 0; i < 2; i++) {
+		int v = i ? ub : ua, pos = label(lw);
+
+		E(.op = IR_MOV, .d = v, .a = i ? b : a);
+		E(.op = IR_JCCI, .a = v, .alu = BPF_JSGE, .imm = 0, .label = pos);
+		E(.op = IR_NEG, .d = v, .a = v);
+		E(.op = IR_LABEL, .label = pos);
+	}
+	E(.op = IR_ALU, .d = ua, .a = ua, .b = ub, .alu = alu);
+	/* the quotient is negative when the signs differ, the remainder takes the dividend's */
+	if (alu == BPF_DIV)
+		E(.op = IR_ALU, .d = t, .a = a, .b = b, .alu = BPF_XOR);
+	else
+		E(.op = IR_MOV, .d = t, .a = a);
+	{
+		int pos = label(lw);
+
+		E(.op = IR_JCCI, .a = t, .alu = BPF_JSGE, .imm = 0, .label = pos);
+		E(.op = IR_NEG, .d = ua, .a = ua);
+		E(.op = IR_LABEL, .label = pos);
+	}
+	E(.op = IR_MOV, .d = d, .a = ua);
+	lw->ip->vreg_next = mark;
+	return 0;
+}
+
+static bool
+signed_operand(const struct tnode *n)
+{
+	return n->is_signed || n->size < 8;
+}
+
+/*
+ * probefunc == "read" (and the other probe names): the probe ID is known
+ * to be one of the clause's probes, so the comparison is with the IDs of
+ * those whose name matches, decided here.
+ */
+static int
+lower_pstr_compare(struct lower *lw, struct tnode *n, int *ret)
+{
+	struct tnode *ps = n->a->pstr ? n->a : n->b, *str = n->a->pstr ? n->b : n->a;
+	const struct probe *v = lw->p->cprobes[lw->clause];
+	int d, out = label(lw), hit = label(lw);
+	bool eq = streq(n->op, "==");
+
+	TRY(vreg(lw, &d));
+	for (size_t i = 0; i < lw->p->n_cprobes[lw->clause]; i++) {
+		const char *name = ps->pstr == BI_PROBEPROV   ? probe_provider_name(&v[i])
+		                   : ps->pstr == BI_PROBEMOD  ? v[i].mod
+		                   : ps->pstr == BI_PROBEFUNC ? v[i].func
+		                                              : v[i].name;
+
+		if (streq(name, str->name))
+			E(.op = IR_JCCI, .a = V_PROBE, .alu = BPF_JEQ, .imm = v[i].id,
+			  .label = hit);
+	}
+	E(.op = IR_IMM, .d = d, .imm = !eq);
+	E(.op = IR_JMP, .label = out);
+	E(.op = IR_LABEL, .label = hit);
+	E(.op = IR_IMM, .d = d, .imm = eq);
+	E(.op = IR_LABEL, .label = out);
+	*ret = d;
+	return 0;
+}
+
 static int
 lower_binary(struct lower *lw, struct tnode *n, int *ret)
 {
 	int a, b, d, mark;
+
+	if ((n->a->pstr || n->b->pstr) && (streq(n->op, "==") || streq(n->op, "!=")))
+		return lower_pstr_compare(lw, n, ret);
 
 	if (streq(n->op, "&&") || streq(n->op, "||")) {
 		int out = label(lw);
@@ -550,7 +876,8 @@ lower_binary(struct lower *lw, struct tnode *n, int *ret)
 		if (streq(n->op, "!="))
 			E(.op = IR_ALUI, .d = d, .a = d, .alu = BPF_XOR, .imm = 1);
 	} else if (alu_of(n->op) >= 0) {
-		E(.op = IR_ALU, .d = d, .a = a, .b = b, .alu = alu_of(n->op));
+		TRY(lower_arith(lw, d, a, b, alu_of(n->op),
+		                signed_operand(n->a) && signed_operand(n->b), n->b));
 	} else if (streq(n->op, "^^")) {
 		int t = label(lw), u = label(lw);
 
@@ -590,9 +917,36 @@ lower_strfunc(struct lower *lw, struct tnode *n, int *ret)
 		TRY(copy(lw, *ret, 0, n->size, -1, 0));
 		TRY(lower_expr(lw, n->args, &a));
 		TRY(imm(lw, n->size, &sz));
-		TRY(call(lw, -1, BPF_FUNC_probe_read_user_str, MAP_NONE, 3, (int[]){*ret, sz, a}));
+		TRY(vreg(lw, &len));
+		TRY(call(lw, len, BPF_FUNC_probe_read_user_str, MAP_NONE, 3, (int[]){*ret, sz, a}));
+		{
+			int ok = label(lw);
+
+			E(.op = IR_JCCI, .a = len, .alu = BPF_JSGE, .imm = 0, .label = ok);
+			TRY(lower_fault(lw, FLT_BADADDR, a));
+			E(.op = IR_LABEL, .label = ok);
+		}
 		lw->ip->vreg_next = *ret + 1;
 		return 0;
+	case FN_STACK:
+	case FN_USTACK: {
+		int flags;
+
+		/* a stack map ID; ustack's carries the pid above it, for its symbols */
+		lw->p->uses_stacks = true;
+		TRY(vreg(lw, ret));
+		TRY(imm(lw, n->sym == FN_USTACK ? BPF_F_USER_STACK : 0, &flags));
+		TRY(call(lw, *ret, BPF_FUNC_get_stackid, MAP_STACKS, 3, (int[]){-2, -3, flags}));
+		if (n->sym == FN_USTACK) {
+			E(.op = IR_ALUI, .d = *ret, .a = *ret, .alu = BPF_AND, .imm = 0x7fffffff);
+			TRY(call(lw, flags, BPF_FUNC_get_current_pid_tgid, MAP_NONE, 0, NULL));
+			E(.op = IR_ALUI, .d = flags, .a = flags, .alu = BPF_RSH, .imm = 32);
+			E(.op = IR_ALUI, .d = flags, .a = flags, .alu = BPF_LSH, .imm = 32);
+			E(.op = IR_ALU, .d = *ret, .a = *ret, .b = flags, .alu = BPF_OR);
+		}
+		lw->ip->vreg_next = *ret + 1;
+		return 0;
+	}
 	case FN_STRLEN:
 		TRY(lower_expr(lw, n->args, &a));
 		TRY(region(lw, n->args->size, &off));
@@ -717,9 +1071,11 @@ lower_expr(struct lower *lw, struct tnode *n, int *ret)
 				TRY(imm(lw, 1, &v));
 			else
 				TRY(lower_expr(lw, n->b, &v));
-			E(.op = IR_ALU, .d = d, .a = d, .b = v,
-			  .alu = n->kind == N_INCDEC ? (n->op[0] == '+' ? BPF_ADD : BPF_SUB)
-			                             : alu_of(n->op));
+			TRY(lower_arith(lw, d, d, v,
+			                n->kind == N_INCDEC ? (n->op[0] == '+' ? BPF_ADD : BPF_SUB)
+			                                    : alu_of(n->op),
+			                n->kind == N_ASSIGN && signed_operand(n->b),
+			                n->kind == N_ASSIGN ? n->b : NULL));
 			lw->ip->vreg_next = d + 1;
 		} else {
 			TRY(lower_expr(lw, n->b, &d));
@@ -773,10 +1129,10 @@ lower_record(struct lower *lw, int act, struct tnode *args)
 		int v;
 
 		TRY(lower_expr(lw, x, &v));
-		a->arg_type[i] = x->type;
-		a->arg_size[i] = x->type == TY_STRING ? x->size : x->size;
-		a->arg_signed[i] = x->is_signed;
-		a->arg_pstr[i] = x->pstr;
+		lw->p->actions[act].arg_type[i] = x->type;
+		lw->p->actions[act].arg_size[i] = x->type == TY_STRING ? x->size : x->size;
+		lw->p->actions[act].arg_signed[i] = x->is_signed;
+		lw->p->actions[act].arg_pstr[i] = x->pstr;
 		if (x->type == TY_STRING) {
 			TRY(copy(lw, rec, size, x->size, v, x->size));
 			size += x->size;
@@ -786,7 +1142,7 @@ lower_record(struct lower *lw, int act, struct tnode *args)
 		}
 		lw->ip->vreg_next = mark;
 	}
-	a->n_args = i;
+	lw->p->actions[act].n_args = i;
 	TRY(imm(lw, size, &sz));
 	TRY(imm(lw, 0, &flags));
 	return call(lw, -1, BPF_FUNC_ringbuf_output, MAP_RB, 3, (int[]){rec, sz, flags});
@@ -807,6 +1163,18 @@ lower_call_stmt(struct lower *lw, struct tnode *n, int clause)
 	case FN_TRACE:
 		TRY(new_action(lw, ACT_TRACE, clause, &act));
 		return lower_record(lw, act, args);
+	case FN_STACK:
+	case FN_USTACK: {
+		/* stack() alone: trace(stack()), without the depth argument */
+		struct tnode *saved = n->args;
+		int r;
+
+		TRY(new_action(lw, ACT_TRACE, clause, &act));
+		n->args = NULL;
+		r = lower_record(lw, act, n);
+		n->args = saved;
+		return r;
+	}
 	case FN_EXIT:
 		TRY(new_action(lw, ACT_EXIT, clause, &act));
 		return lower_record(lw, act, args);
@@ -827,7 +1195,7 @@ lower_call_stmt(struct lower *lw, struct tnode *n, int clause)
 		if (args->kind == N_STR && !(a->fmt = strdup(args->name)))
 			return -ENOMEM;
 		if (n->sym == FN_TRUNC || n->sym == FN_NORMALIZE)
-			a->n_args = agg->next ? (int)agg->next->num : 0;
+			a->num = agg->next ? agg->next->num : 0;
 		return lower_record(lw, act, NULL);
 	}
 	default: {
@@ -1057,7 +1425,7 @@ lower_prologue(struct lower *lw, const struct probe *any)
 		E(.op = IR_ALUI, .d = V_PROBE, .a = V_NR, .alu = BPF_LSH, .imm = 1);
 		E(.op = IR_ALUI, .d = V_PROBE, .a = V_PROBE, .alu = BPF_ADD,
 		  .imm = (int64_t)any->id - 2 * any->arg);
-	} else if (ap == AP_TICK || ap == AP_PROFILE) {
+	} else if (ap == AP_TICK || ap == AP_PROFILE || ap == AP_UPROBE) {
 		E(.op = IR_CALL, .d = V_PROBE, .imm = BPF_FUNC_get_attach_cookie, .n_args = 1,
 		  .args = {-2}); /* -2: the context */
 	} else {
@@ -1076,10 +1444,22 @@ lower_clause(struct lower *lw, struct tnode *c)
 	size_t first_action = lw->p->n_actions;
 
 	lw->line = c->line;
+	lw->clause = c->index;
+	lw->abort = end;
+	lw->stmt = 0;
+	if (lw->single >= 0) {
+		bool here = false;
+
+		for (size_t i = 0; i < n; i++)
+			here |= v[i].id == (uint32_t)lw->single;
+		if (!here)
+			return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (v[i].prov->point(&v[i]) == ap)
 			k++;
-	if (ap == AP_SYS_ENTER || ap == AP_SYS_EXIT || ap == AP_TICK || ap == AP_PROFILE) {
+	if (ap == AP_SYS_ENTER || ap == AP_SYS_EXIT || ap == AP_TICK || ap == AP_PROFILE ||
+	    ap == AP_UPROBE) {
 		bool all;
 		size_t nsys = 0;
 
@@ -1109,7 +1489,10 @@ lower_clause(struct lower *lw, struct tnode *c)
 		TRY(new_action(lw, ACT_TRACE, c->index, &act));
 		TRY(lower_record(lw, act, NULL));
 	}
-	TRY(lower_stmts(lw, c->a, c->index));
+	for (struct tnode *st = c->a; st; st = st->next) {
+		lw->stmt++;
+		TRY(lower_stmt(lw, st, c->index));
+	}
 	for (size_t i = lw->p->n_actions; i > first_action; i--) {
 		enum action_kind kind = lw->p->actions[i - 1].kind;
 
@@ -1130,6 +1513,7 @@ lower_clause(struct lower *lw, struct tnode *c)
 	}
 	E(.op = IR_LABEL, .label = end);
 	lw->ip->vreg_next = V_FIRST;
+	lw->abort = -1;
 	return 0;
 }
 
@@ -1185,7 +1569,8 @@ trace_lower(struct hv_trace_program *p, struct hv_error **reterr)
 
 	layout(p, &this_size);
 	for (int ap = 0; ap < _AP_MAX; ap++) {
-		struct lower lw = {.p = p, .ip = &p->progs[ap], .reterr = reterr};
+		struct lower lw = {
+		        .p = p, .ip = &p->progs[ap], .reterr = reterr, .abort = -1, .single = -1};
 		const struct probe *any = NULL;
 
 		lw.ip->point = ap;
@@ -1204,15 +1589,27 @@ trace_lower(struct hv_trace_program *p, struct hv_error **reterr)
 		if ((r = lower_prologue(&lw, any)) < 0)
 			return r;
 		lw.ip->scratch_next = MAX(lw.ip->scratch_next, this_size);
-		for (struct tnode *c = p->clauses; c; c = c->next) {
-			bool here = false;
+		/* sched_switch is off-cpu for the thread leaving, then on-cpu for the next one */
+		for (int pass = 0; pass < (ap == AP_SCHED_SWITCH ? 2 : 1); pass++) {
+			if (ap == AP_SCHED_SWITCH) {
+				lw.single = sched_probe_id(pass == 1);
+				lw.oncpu = pass == 1;
+				if ((r = emit(&lw, (struct irinsn){.op = IR_IMM,
+				                                   .d = V_PROBE,
+				                                   .imm = lw.single})) < 0)
+					return r;
+			}
+			for (struct tnode *c = p->clauses; c; c = c->next) {
+				bool here = false;
 
-			for (size_t i = 0; i < p->n_cprobes[c->index]; i++)
-				if (p->cprobes[c->index][i].prov->point(&p->cprobes[c->index][i]) ==
-				    (enum attach_point)ap)
-					here = true;
-			if (here && (r = lower_clause(&lw, c)) < 0)
-				return r;
+				for (size_t i = 0; i < p->n_cprobes[c->index]; i++)
+					if (p->cprobes[c->index][i].prov->point(
+					            &p->cprobes[c->index][i]) ==
+					    (enum attach_point)ap)
+						here = true;
+				if (here && (r = lower_clause(&lw, c)) < 0)
+					return r;
+			}
 		}
 		lw.line = 0;
 		if ((r = emit(&lw, (struct irinsn){.op = IR_RET})) < 0)
@@ -1291,7 +1688,8 @@ trace_map_name(const struct hv_trace_program *p, int code, char *buf, size_t siz
 	static const char *const names[] = {[MAP_RB] = "events",
 	                                    [MAP_SCRATCH] = "scratch",
 	                                    [MAP_GLOBALS] = "globals",
-	                                    [MAP_ZONES] = "zones"};
+	                                    [MAP_ZONES] = "zones",
+	                                    [MAP_STACKS] = "stacks"};
 	if (code >= MAP_SYM) {
 		const struct sym *s = &p->syms[code - MAP_SYM];
 		snprintf(buf, size, "%s%s%s",
@@ -1299,7 +1697,7 @@ trace_map_name(const struct hv_trace_program *p, int code, char *buf, size_t siz
 		         : s->kind == SYM_SELF ? "self->"
 		                               : "",
 		         s->name, s->kind == SYM_ASSOC ? "[]" : "");
-	} else if (code > 0 && code <= MAP_ZONES) {
+	} else if (code > 0 && code <= MAP_STACKS) {
 		snprintf(buf, size, "%s", names[code]);
 	} else {
 		snprintf(buf, size, "?");
@@ -1376,21 +1774,29 @@ trace_dump_ir(const struct hv_trace_program *p, FILE *f)
 				fprintf(f, "*(u%d *)(v%d + %" PRId64 ") = %" PRId64, in->size * 8,
 				        in->a, in->imm, in->imm2);
 				break;
-			case IR_CALL:
+			case IR_CALL: {
+				bool map_arg = false;
+
 				if (in->d >= 0)
 					fprintf(f, "v%d = ", in->d);
 				fprintf(f, "call %" PRId64 "(", in->imm);
-				if (in->label)
+				for (int a = 0; a < in->n_args; a++)
+					map_arg |= in->args[a] == -3;
+				if (in->label && !map_arg)
 					fprintf(f, "map %s%s",
 					        trace_map_name(p, in->label, m, sizeof(m)),
 					        in->n_args ? ", " : "");
 				for (int a = 0; a < in->n_args; a++)
 					if (in->args[a] == -2)
 						fprintf(f, "%sctx", a ? ", " : "");
+					else if (in->args[a] == -3)
+						fprintf(f, "%smap %s", a ? ", " : "",
+						        trace_map_name(p, in->label, m, sizeof(m)));
 					else
 						fprintf(f, "%sv%d", a ? ", " : "", in->args[a]);
 				fprintf(f, ")");
 				break;
+			}
 			case IR_RET:
 				fprintf(f, "return 0");
 				break;

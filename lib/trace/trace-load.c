@@ -16,9 +16,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "basic/fileio.h"
 #include "trace-internal.h"
 
-enum { MAP_NONE, MAP_RB, MAP_SCRATCH, MAP_GLOBALS, MAP_ZONES, MAP_SYM = 16 };
+enum { MAP_NONE, MAP_RB, MAP_SCRATCH, MAP_GLOBALS, MAP_ZONES, MAP_STACKS, MAP_SYM = 16 };
+
+#define STACK_DEPTH   127 /* the kernel's default perf_event_max_stack */
+#define STACK_ENTRIES 4096
+#define UPROBES_MAX   1000
 
 #define ZONENAME_MAX 64
 
@@ -66,6 +71,10 @@ create_maps(struct hv_trace_program *p, struct hv_error **reterr)
 	    (r = map_create(p, BPF_MAP_TYPE_HASH, "sable_zones", 8, ZONENAME_MAX, 4096,
 	                    &p->zones_fd, reterr)) < 0)
 		return r;
+	if (p->uses_stacks &&
+	    (r = map_create(p, BPF_MAP_TYPE_STACK_TRACE, "sable_stacks", 4, STACK_DEPTH * 8,
+	                    STACK_ENTRIES, &p->stacks_fd, reterr)) < 0)
+		return r;
 	for (size_t i = 0; i < p->n_syms; i++) {
 		struct sym *s = &p->syms[i];
 		unsigned key = MAX(s->keylen, 8u);
@@ -99,6 +108,8 @@ map_fd(const struct hv_trace_program *p, int code)
 		return p->globals_fd;
 	case MAP_ZONES:
 		return p->zones_fd;
+	case MAP_STACKS:
+		return p->stacks_fd;
 	default:
 		return p->syms[code - MAP_SYM].map_fd;
 	}
@@ -151,7 +162,8 @@ load_prog(struct hv_trace_program *p, struct irprog *ip, struct hv_error **reter
 {
 	enum bpf_prog_type type = ip->point == AP_TICK || ip->point == AP_PROFILE
 	                                  ? BPF_PROG_TYPE_PERF_EVENT
-	                                  : BPF_PROG_TYPE_RAW_TRACEPOINT;
+	                          : ip->point == AP_UPROBE ? BPF_PROG_TYPE_KPROBE
+	                                                   : BPF_PROG_TYPE_RAW_TRACEPOINT;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	int fd;
 
@@ -205,6 +217,54 @@ perf_open(int64_t period_ns, int cpu)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* The uprobe PMU's type and its retprobe bit, from sysfs (what libbpf reads too). */
+static int
+uprobe_pmu(int *ret_type, int *ret_bit)
+{
+	_cleanup_free_ char *t = NULL, *b = NULL;
+	int r;
+
+	if ((r = read_full_file("/sys/bus/event_source/devices/uprobe/type", 64, &t, NULL)) < 0 ||
+	    (r = read_full_file("/sys/bus/event_source/devices/uprobe/format/retprobe", 64, &b,
+	                        NULL)) < 0)
+		return r;
+	if (!startswith(b, "config:"))
+		return -EINVAL;
+	*ret_type = atoi(t);
+	*ret_bit = atoi(b + 7);
+	return 0;
+}
+
+/* pid probes: a uprobe perf event on the target alone, its BPF link carrying the probe ID */
+static int
+attach_uprobe(struct hv_trace_program *p, struct irprog *ip, const struct probe *pr,
+              struct hv_error **reterr)
+{
+	static int type = -1, bit;
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .perf_event.bpf_cookie = pr->id);
+	struct perf_event_attr attr = {.size = sizeof(attr)};
+	int pfd, lfd, r;
+
+	if (type < 0 && (r = uprobe_pmu(&type, &bit)) < 0)
+		return hv_error_set(reterr, r, "this kernel has no uprobe events: %m");
+	attr.type = (uint32_t)type;
+	attr.config = streq(pr->name, "return") ? 1ULL << bit : 0;
+	attr.config1 = (uint64_t)(uintptr_t)pr->path;
+	attr.config2 = pr->off;
+	pfd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)pr->arg, -1, -1,
+	                   PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return hv_error_set(reterr, -errno, "cannot place a uprobe on %s:%s:%s: %m",
+		                    probe_provider_name(pr), pr->mod, pr->func);
+	if ((r = keep_fd(p, pfd)) < 0)
+		return r;
+	lfd = bpf_link_create(ip->prog_fd, pfd, BPF_PERF_EVENT, &lo);
+	if (lfd < 0)
+		return hv_error_set(reterr, lfd, "cannot attach to %s:%s:%s:%s: %m",
+		                    probe_provider_name(pr), pr->mod, pr->func, pr->name);
+	return keep_fd(p, lfd);
+}
+
 static int
 attach_perf(struct hv_trace_program *p, struct irprog *ip, const struct probe *pr,
             struct hv_error **reterr)
@@ -238,11 +298,14 @@ attach(struct hv_trace_program *p, struct irprog *ip, struct hv_error **reterr)
 	static const char *const tps[_AP_MAX] = {
 	        [AP_SYS_ENTER] = "sys_enter",           [AP_SYS_EXIT] = "sys_exit",
 	        [AP_SCHED_EXEC] = "sched_process_exec", [AP_SCHED_EXIT] = "sched_process_exit",
-	        [AP_SCHED_FORK] = "sched_process_fork",
+	        [AP_SCHED_FORK] = "sched_process_fork", [AP_SCHED_SWITCH] = "sched_switch",
+	        [AP_SIGNAL] = "signal_generate",        [AP_IO_START] = "block_rq_issue",
+	        [AP_IO_DONE] = "block_rq_complete",
 	};
+	size_t n_uprobes = 0;
 	int r;
 
-	if (ip->point == AP_BEGIN || ip->point == AP_END)
+	if (ip->point == AP_BEGIN || ip->point == AP_END || ip->point == AP_ERROR)
 		return 0;
 	if (tps[ip->point]) {
 		int fd = bpf_raw_tracepoint_open(tps[ip->point], ip->prog_fd);
@@ -253,7 +316,7 @@ attach(struct hv_trace_program *p, struct irprog *ip, struct hv_error **reterr)
 			                    tps[ip->point]);
 		return keep_fd(p, fd);
 	}
-	/* tick and profile: one perf event (set) for each distinct probe */
+	/* tick, profile and pid: one perf event (set) for each distinct probe */
 	for (int c = 0; c < p->n_clauses; c++) {
 		for (size_t i = 0; i < p->n_cprobes[c]; i++) {
 			const struct probe *pr = &p->cprobes[c][i];
@@ -266,7 +329,15 @@ attach(struct hv_trace_program *p, struct irprog *ip, struct hv_error **reterr)
 					if (p->cprobes[c2][j].id == pr->id &&
 					    streq(p->cprobes[c2][j].name, pr->name))
 						seen = true;
-			if (!seen && (r = attach_perf(p, ip, pr, reterr)) < 0)
+			if (seen)
+				continue;
+			if (ip->point == AP_UPROBE && ++n_uprobes > UPROBES_MAX)
+				return hv_error_set(reterr, -E2BIG,
+				                    "more than %d pid probes: name fewer functions",
+				                    UPROBES_MAX);
+			r = ip->point == AP_UPROBE ? attach_uprobe(p, ip, pr, reterr)
+			                           : attach_perf(p, ip, pr, reterr);
+			if (r < 0)
 				return r;
 		}
 	}
@@ -326,12 +397,20 @@ hv_trace_zone_set(struct hv_trace_program *p, uint64_t cgroup_id, const char *zo
 	return bpf_map_update_elem(p->zones_fd, &cgroup_id, v, BPF_ANY);
 }
 
-/* BEGIN and END run once, here, through the kernel's test-run interface. */
-int trace_fire(struct hv_trace_program *p, enum attach_point ap);
 int
-trace_fire(struct hv_trace_program *p, enum attach_point ap)
+hv_trace_zone_unset(struct hv_trace_program *p, uint64_t cgroup_id)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	if (p->zones_fd < 0)
+		return -EBADF;
+	return bpf_map_delete_elem(p->zones_fd, &cgroup_id);
+}
+
+/* BEGIN and END run once, here, through the kernel's test-run interface. */
+int trace_fire(struct hv_trace_program *p, enum attach_point ap, const uint64_t *args, size_t n);
+int
+trace_fire(struct hv_trace_program *p, enum attach_point ap, const uint64_t *args, size_t n)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = n * sizeof(*args));
 
 	if (!p->progs[ap].used)
 		return 0;

@@ -3,8 +3,9 @@
  * The parser: tokens to an AST, by recursive descent with C's operator
  * precedence. A program is a list of clauses; a clause is one or more
  * probe descriptions, an optional /predicate/ and a { statement list }.
- * Inside a predicate '/' ends the predicate, so a division there needs
- * parentheses. Every node keeps the line and column where it starts.
+ * Inside a predicate a '/' followed by the end, ';', '{' or '/' ends the
+ * predicate and any other is a division, as in DTrace's lexer. Every node
+ * keeps the line and column where it starts.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -269,6 +270,20 @@ static const char *const levels[][5] = {
         {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"},
 };
 
+/*
+ * A '/' in a predicate ends it when what follows is the end, ';', '{' or
+ * another '/'; anything else makes it a division (DTrace's lookahead).
+ */
+static bool
+pred_ends(const struct parser *ps)
+{
+	const char *q = ps->lx.p;
+
+	while (*q && strchr(" \t\n\r\f\v", *q))
+		q++;
+	return !*q || strchr(";{/", *q);
+}
+
 static int
 parse_binary(struct parser *ps, size_t level, struct tnode **ret)
 {
@@ -285,7 +300,7 @@ parse_binary(struct parser *ps, size_t level, struct tnode **ret)
 		for (size_t i = 0; i < 5 && levels[level][i]; i++)
 			if (lexer_is(&ps->lx, levels[level][i]))
 				op = levels[level][i];
-		if (!op || (ps->in_pred && streq(op, "/")))
+		if (!op || (ps->in_pred && streq(op, "/") && pred_ends(ps)))
 			return 0;
 		if (!(n = new_at(ps, N_BINARY)))
 			return -ENOMEM;

@@ -4,19 +4,29 @@
  * wildcards), how a description it cannot enumerate becomes a probe
  * (tick-5s), and which kernel attach point fires it. Probe IDs are fixed
  * by construction: dtrace 1-3, syscall 4 + 2 * number (+1 for return),
- * then profile/tick and proc.
+ * then profile/tick, proc, sched, io, and the pid provider's probes for
+ * one process (2 * the function's index in its files, +1 for return).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/btf.h>
+
+#include "basic/parse.h"
 #include "trace-internal.h"
 #include "trace-syscalls.h"
 
 #define SYSCALL_BASE 4
 #define PROFILE_BASE (SYSCALL_BASE + 2 * (int)ELEMENTSOF(syscall_names))
 #define PROC_BASE    (PROFILE_BASE + 1000)
+#define SCHED_BASE   (PROC_BASE + 100)
+#define IO_BASE      (PROC_BASE + 200)
+#define PID_BASE     (PROC_BASE + 1000)
 
 const char *
 syscall_name(int nr)
@@ -52,7 +62,7 @@ dtrace_list(const struct provider *p, int (*fn)(const struct probe *, void *), v
 static enum attach_point
 dtrace_point(const struct probe *pr)
 {
-	return streq(pr->name, "BEGIN") ? AP_BEGIN : streq(pr->name, "END") ? AP_END : _AP_MAX;
+	return streq(pr->name, "BEGIN") ? AP_BEGIN : streq(pr->name, "END") ? AP_END : AP_ERROR;
 }
 
 static const struct provider dtrace_provider = {
@@ -196,15 +206,14 @@ static const struct provider profile_provider = {
         .point = profile_point,
 };
 
-/* proc:::exec-success, exit, create: the scheduler's raw tracepoints */
 static int
-proc_list(const struct provider *p, int (*fn)(const struct probe *, void *), void *ud)
+list_names(const struct provider *p, const char *const *names, size_t n, uint32_t base,
+           int (*fn)(const struct probe *, void *), void *ud)
 {
-	static const char *const names[] = {"create", "exec-success", "exit"};
 	int r;
 
-	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-		struct probe pr = {.prov = p, .id = PROC_BASE + (uint32_t)i};
+	for (size_t i = 0; i < n; i++) {
+		struct probe pr = {.prov = p, .id = base + (uint32_t)i};
 
 		snprintf(pr.name, sizeof(pr.name), "%s", names[i]);
 		if ((r = fn(&pr, ud)) < 0)
@@ -213,12 +222,22 @@ proc_list(const struct provider *p, int (*fn)(const struct probe *, void *), voi
 	return 0;
 }
 
+/* proc:::exec-success, exit, create, signal-send: the scheduler's and signals' raw tracepoints */
+static int
+proc_list(const struct provider *p, int (*fn)(const struct probe *, void *), void *ud)
+{
+	static const char *const names[] = {"create", "exec-success", "exit", "signal-send"};
+
+	return list_names(p, names, ELEMENTSOF(names), PROC_BASE, fn, ud);
+}
+
 static enum attach_point
 proc_point(const struct probe *pr)
 {
-	return streq(pr->name, "create") ? AP_SCHED_FORK
-	       : streq(pr->name, "exit") ? AP_SCHED_EXIT
-	                                 : AP_SCHED_EXEC;
+	return streq(pr->name, "create")        ? AP_SCHED_FORK
+	       : streq(pr->name, "exit")        ? AP_SCHED_EXIT
+	       : streq(pr->name, "signal-send") ? AP_SIGNAL
+	                                        : AP_SCHED_EXEC;
 }
 
 static const struct provider proc_provider = {
@@ -227,9 +246,182 @@ static const struct provider proc_provider = {
         .point = proc_point,
 };
 
-const struct provider *const providers[] = {
-        &dtrace_provider, &syscall_provider, &profile_provider, &proc_provider, NULL,
+/* sched:::off-cpu and on-cpu, both from the sched_switch raw tracepoint */
+static int
+sched_list(const struct provider *p, int (*fn)(const struct probe *, void *), void *ud)
+{
+	static const char *const names[] = {"off-cpu", "on-cpu"};
+
+	return list_names(p, names, ELEMENTSOF(names), SCHED_BASE, fn, ud);
+}
+
+uint32_t
+sched_probe_id(bool on)
+{
+	return SCHED_BASE + (on ? 1 : 0);
+}
+
+static enum attach_point
+sched_point(const struct probe *pr)
+{
+	return AP_SCHED_SWITCH;
+}
+
+static const struct provider sched_provider = {
+        .name = "sched",
+        .list = sched_list,
+        .point = sched_point,
 };
+
+/* io:::start and done: the block layer's request issue and completion */
+static int
+io_list(const struct provider *p, int (*fn)(const struct probe *, void *), void *ud)
+{
+	static const char *const names[] = {"done", "start"};
+
+	return list_names(p, names, ELEMENTSOF(names), IO_BASE, fn, ud);
+}
+
+static enum attach_point
+io_point(const struct probe *pr)
+{
+	return streq(pr->name, "start") ? AP_IO_START : AP_IO_DONE;
+}
+
+static const struct provider io_provider = {
+        .name = "io",
+        .list = io_list,
+        .point = io_point,
+};
+
+/*
+ * pidPID:MODULE:FUNCTION:entry/return: uprobes on the functions of the
+ * ELF files the process maps executable (MODULE is the file's name). The
+ * paths are interned for the process's life: probes are copied freely.
+ */
+static const char *
+intern(const char *s)
+{
+	static char *v[256];
+	static size_t n;
+
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return v[i];
+	if (n == ELEMENTSOF(v) || !(v[n] = strdup(s)))
+		return NULL;
+	return v[n++];
+}
+
+struct pid_walk {
+	const struct provider *p;
+	struct probe base;
+	uint32_t index;
+	int (*fn)(const struct probe *, void *);
+	void *ud;
+};
+
+static int
+pid_function(const char *name, uint64_t off, void *ud)
+{
+	struct pid_walk *w = ud;
+	int r;
+
+	for (int ret = 0; ret < 2; ret++) {
+		struct probe pr = w->base;
+
+		pr.id = PID_BASE + 2 * w->index + (uint32_t)ret;
+		pr.off = off;
+		snprintf(pr.func, sizeof(pr.func), "%s", name);
+		snprintf(pr.name, sizeof(pr.name), "%s", ret ? "return" : "entry");
+		if ((r = w->fn(&pr, w->ud)) < 0)
+			return r;
+	}
+	w->index++;
+	return 0;
+}
+
+static int
+pid_list_for(const struct provider *p, const char *prov, const char *mod,
+             int (*fn)(const struct probe *, void *), void *ud)
+{
+	struct pid_walk w = {.p = p, .fn = fn, .ud = ud};
+	char path[64], line[512], *seen[64];
+	size_t n_seen = 0;
+	uint32_t pid;
+	FILE *f;
+	int r = 0;
+
+	if (!startswith(prov, "pid") || safe_atou32(prov + 3, &pid) < 0 || pid == 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return -ESRCH;
+	while (r >= 0 && fgets(line, sizeof(line), f)) {
+		char perms[8], file[400];
+		const char *base;
+		bool dup = false;
+
+		file[0] = 0;
+		if (sscanf(line, "%*x-%*x %7s %*x %*s %*u %399[^\n]", perms, file) < 2 ||
+		    !strchr(perms, 'x') || file[0] != '/')
+			continue;
+		for (size_t i = 0; i < n_seen; i++)
+			dup |= streq(seen[i], file);
+		if (dup || n_seen == ELEMENTSOF(seen))
+			continue;
+		if (!(seen[n_seen] = strdup(file))) {
+			r = -ENOMEM;
+			break;
+		}
+		n_seen++;
+		base = strrchr(file, '/') + 1;
+		if (!probe_match(mod, base))
+			continue;
+		w.base = (struct probe){.prov = p, .arg = pid, .path = (char *)intern(file)};
+		snprintf(w.base.mod, sizeof(w.base.mod), "%s", base);
+		snprintf(w.base.prov_name, sizeof(w.base.prov_name), "%s", prov);
+		if (!w.base.path)
+			continue;
+		r = trace_elf_functions(file, pid_function, &w);
+		if (r == -ENOEXEC || r == -ENOENT)
+			r = 0;
+	}
+	fclose(f);
+	for (size_t i = 0; i < n_seen; i++)
+		free(seen[i]);
+	return r;
+}
+
+static int
+pid_list(const struct provider *p, int (*fn)(const struct probe *, void *), void *ud)
+{
+	return 0; /* only for a process named by the description */
+}
+
+static enum attach_point
+pid_point(const struct probe *pr)
+{
+	return AP_UPROBE;
+}
+
+static const struct provider pid_provider = {
+        .name = "pid",
+        .list = pid_list,
+        .point = pid_point,
+        .list_for = pid_list_for,
+};
+
+const struct provider *const providers[] = {
+        &dtrace_provider, &syscall_provider, &profile_provider, &proc_provider,
+        &sched_provider,  &io_provider,      &pid_provider,     NULL,
+};
+
+const char *
+probe_provider_name(const struct probe *pr)
+{
+	return pr->prov_name[0] ? pr->prov_name : pr->prov->name;
+}
 
 const char *
 attach_point_name(enum attach_point ap)
@@ -244,6 +436,12 @@ attach_point_name(enum attach_point ap)
 	        [AP_SCHED_EXEC] = "raw_tracepoint/sched_process_exec",
 	        [AP_SCHED_EXIT] = "raw_tracepoint/sched_process_exit",
 	        [AP_SCHED_FORK] = "raw_tracepoint/sched_process_fork",
+	        [AP_ERROR] = "ERROR",
+	        [AP_SCHED_SWITCH] = "raw_tracepoint/sched_switch",
+	        [AP_SIGNAL] = "raw_tracepoint/signal_generate",
+	        [AP_IO_START] = "raw_tracepoint/block_rq_issue",
+	        [AP_IO_DONE] = "raw_tracepoint/block_rq_complete",
+	        [AP_UPROBE] = "perf_event/uprobe",
 	};
 	return ap < _AP_MAX ? names[ap] : "none";
 }
@@ -293,7 +491,7 @@ collect(const struct probe *pr, void *ud)
 {
 	struct desc *d = ud;
 
-	if (!probe_match(d->part[1], "") || !probe_match(d->part[2], pr->func) ||
+	if (!probe_match(d->part[1], pr->mod) || !probe_match(d->part[2], pr->func) ||
 	    !probe_match(d->part[3], pr->name))
 		return 0;
 	if (d->n == d->cap) {
@@ -321,6 +519,17 @@ probes_for(const char *desc, struct probe **ret, size_t *ret_n, struct hv_error 
 		const struct provider *p = providers[i];
 		size_t before = d.n;
 
+		if (p->list_for && startswith(d.part[0], p->name) && !strpbrk(d.part[0], "*?[")) {
+			r = p->list_for(p, d.part[0], d.part[1], collect, &d);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0) {
+				hv_error_set(reterr, r, "cannot read the probes of '%s': %m",
+				             d.part[0]);
+				goto fail;
+			}
+			continue;
+		}
 		if (!probe_match(d.part[0], p->name))
 			continue;
 		if ((r = p->list(p, collect, &d)) < 0)
@@ -346,7 +555,8 @@ list_one(const struct probe *pr, void *ud)
 {
 	FILE *f = ud;
 
-	fprintf(f, "%5u %10s %17s %33s %s\n", pr->id, pr->prov->name, "", pr->func, pr->name);
+	fprintf(f, "%5u %10s %17s %33s %s\n", pr->id, probe_provider_name(pr), pr->mod, pr->func,
+	        pr->name);
 	return 0;
 }
 
@@ -368,5 +578,70 @@ hv_trace_list(const char *desc, FILE *f, struct hv_error **reterr)
 		return r;
 	for (size_t i = 0; i < n; i++)
 		list_one(&v[i], f);
+	return 0;
+}
+
+/*
+ * The kernel structures' offsets that some built-ins and providers read
+ * (ppid, vtimestamp, on-cpu's thread, signal-send's receiver, io's
+ * sizes), from the kernel's BTF, once, when a program first needs them.
+ */
+static int
+member_offset(const struct btf *btf, const char *type, const char *member, int *ret)
+{
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	const struct btf_type *t;
+	const struct btf_member *m;
+
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *name = btf__name_by_offset(btf, m->name_off);
+
+		if (name && streq(name, member)) {
+			*ret = (int)(btf_member_bit_offset(t, i) / 8);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+trace_kofs(struct hv_trace_program *p, int line, struct hv_error **reterr)
+{
+	static const struct {
+		const char *type, *member;
+		size_t off;
+	} want[] = {
+	        {"task_struct", "real_parent", offsetof(struct kofs, task_real_parent)},
+	        {"task_struct", "tgid", offsetof(struct kofs, task_tgid)},
+	        {"task_struct", "pid", offsetof(struct kofs, task_pid)},
+	        {"task_struct", "comm", offsetof(struct kofs, task_comm)},
+	        {"task_struct", "se", offsetof(struct kofs, task_se)},
+	        {"sched_entity", "sum_exec_runtime", offsetof(struct kofs, se_sum_exec_runtime)},
+	        {"request", "__data_len", offsetof(struct kofs, rq_data_len)},
+	};
+	struct btf *btf;
+
+	if (p->kofs.known)
+		return 0;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return trace_error(p, reterr, line, 1,
+		                   "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s",
+		                   strerror(errno));
+	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+		int *slot = (int *)((char *)&p->kofs + want[i].off);
+
+		if (member_offset(btf, want[i].type, want[i].member, slot) < 0) {
+			btf__free(btf);
+			return trace_error(p, reterr, line, 1, "the kernel's BTF has no '%s.%s'",
+			                   want[i].type, want[i].member);
+		}
+	}
+	btf__free(btf);
+	p->kofs.known = true;
 	return 0;
 }

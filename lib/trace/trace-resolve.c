@@ -5,6 +5,7 @@
  * arguments or symbols (globals, associative arrays, self->, this->,
  * aggregations). Types are the next pass's business.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,18 +291,65 @@ resolve_list(struct hv_trace_program *p, struct tnode *n, struct hv_error **rete
 	return 0;
 }
 
+/* $target and $1... in a probe description (pid$target::main:entry) */
+static int
+expand_desc(struct hv_trace_program *p, const struct tnode *c, const char *desc, char *buf,
+            size_t size, struct hv_error **reterr)
+{
+	size_t n = 0;
+
+	for (const char *s = desc; *s; s++) {
+		char v[32];
+		const char *val = NULL;
+		size_t len = 0;
+		uint32_t idx;
+
+		if (*s == '$' && startswith(s + 1, "target")) {
+			if (!p->opts.target)
+				return trace_error(p, reterr, c->line, c->col,
+				                   "$target needs -c or -p to name a process");
+			snprintf(v, sizeof(v), "%d", (int)p->opts.target);
+			val = v;
+			len = 6;
+		} else if (*s == '$' && isdigit((unsigned char)s[1])) {
+			len = strspn(s + 1, "0123456789");
+			snprintf(v, sizeof(v), "%.*s", (int)MIN(len, sizeof(v) - 1), s + 1);
+			if (safe_atou32(v, &idx) < 0 || (int)idx >= p->opts.n_macro_args)
+				return trace_error(p, reterr, c->line, c->col,
+				                   "macro argument $%s is not defined", v);
+			val = p->opts.macro_args[idx];
+		}
+		if (val) {
+			n += (size_t)snprintf(buf + MIN(n, size), size - MIN(n, size), "%s", val);
+			s += len;
+		} else if (n + 1 < size) {
+			buf[n++] = *s;
+		}
+		if (n + 1 >= size)
+			return trace_error(p, reterr, c->line, c->col,
+			                   "probe description '%s' is too long", desc);
+	}
+	buf[n] = 0;
+	return 0;
+}
+
 static int
 resolve_probes(struct hv_trace_program *p, struct tnode *c, struct hv_error **reterr)
 {
 	for (size_t i = 0; i < c->n_probes; i++) {
 		_cleanup_free_ struct probe *v = NULL;
+		_cleanup_hv_error_ struct hv_error *e = NULL;
 		struct probe *all;
+		char desc[512];
 		size_t n = 0;
 		int r;
 
-		if ((r = probes_for(c->probes[i], &v, &n, NULL)) < 0)
-			return trace_error(p, reterr, c->line, c->col,
-			                   "invalid probe description '%s'", c->probes[i]);
+		if ((r = expand_desc(p, c, c->probes[i], desc, sizeof(desc), reterr)) < 0)
+			return r;
+		if ((r = probes_for(desc, &v, &n, &e)) < 0)
+			return trace_error(p, reterr, c->line, c->col, "%s",
+			                   e ? hv_error_message(e, r)
+			                     : "invalid probe description");
 		if (n == 0 && !p->opts.zdefs) {
 			if (startswith(c->probes[i], "fbt:"))
 				return trace_error(

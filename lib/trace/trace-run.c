@@ -21,7 +21,7 @@
 
 int trace_attach_all(struct hv_trace_program *p, struct hv_error **reterr);
 void trace_detach_all(struct hv_trace_program *p);
-int trace_fire(struct hv_trace_program *p, enum attach_point ap);
+int trace_fire(struct hv_trace_program *p, enum attach_point ap, const uint64_t *args, size_t n);
 
 static const struct probe *
 probe_by_id(const struct hv_trace_program *p, int64_t id)
@@ -42,7 +42,9 @@ pstr_value(const struct hv_trace_program *p, int kind, int64_t id)
 		return "";
 	switch (kind) {
 	case BI_PROBEPROV:
-		return pr->prov->name;
+		return probe_provider_name(pr);
+	case BI_PROBEMOD:
+		return pr->mod;
 	case BI_PROBEFUNC:
 		return pr->func;
 	case BI_PROBENAME:
@@ -354,7 +356,7 @@ print_value(FILE *f, const struct sym *s, const int64_t *v)
 }
 
 static void
-print_keys(FILE *f, const struct hv_trace_program *p, const struct sym *s, const uint8_t *key)
+print_keys(FILE *f, struct hv_trace_program *p, const struct sym *s, const uint8_t *key)
 {
 	for (int k = 0; k < s->n_keys; k++) {
 		if (s->key_type[k] == TY_STRING) {
@@ -363,7 +365,9 @@ print_keys(FILE *f, const struct hv_trace_program *p, const struct sym *s, const
 			int64_t v;
 
 			memcpy(&v, key, 8);
-			if (s->key_pstr[k])
+			if (s->key_pstr[k] == PSTR_KSTACK || s->key_pstr[k] == PSTR_USTACK)
+				trace_print_stack(p, f, s->key_pstr[k], v, 0);
+			else if (s->key_pstr[k])
 				fprintf(f, "  %-50s", pstr_value(p, s->key_pstr[k], v));
 			else if (s->key_print[k] == 4)
 				fprintf(f, " %8d", (int)v);
@@ -435,8 +439,19 @@ print_formatted(FILE *f, const struct hv_trace_program *p, const struct sym *s, 
 	}
 }
 
+static void
+ents_free(struct aggent *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ents[i].key);
+		free(ents[i].val);
+	}
+	free(ents);
+}
+
+/* Every entry of an aggregation, merged over the CPUs, sorted by value then key. */
 static int
-print_agg(struct hv_trace_program *p, struct sym *s, const char *fmt, FILE *f)
+agg_entries(struct hv_trace_program *p, struct sym *s, struct aggent **ret, size_t *ret_n)
 {
 	size_t klen = MAX(s->keylen, 8u), stride = (s->vallen + 7) & ~7u, n = 0, cap = 0;
 	_cleanup_free_ uint8_t *percpu = malloc(stride * p->ncpus), *prev = NULL;
@@ -475,6 +490,20 @@ print_agg(struct hv_trace_program *p, struct sym *s, const char *fmt, FILE *f)
 	sort_sym = s;
 	if (n)
 		qsort(ents, n, sizeof(*ents), entcmp);
+	*ret = ents;
+	*ret_n = n;
+	return 0;
+}
+
+static int
+print_agg(struct hv_trace_program *p, struct sym *s, const char *fmt, FILE *f)
+{
+	struct aggent *ents = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = agg_entries(p, s, &ents, &n)) < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (fmt) {
 			print_formatted(f, p, s, fmt, ents[i].key, ents[i].val);
@@ -484,28 +513,45 @@ print_agg(struct hv_trace_program *p, struct sym *s, const char *fmt, FILE *f)
 			fputc('\n', f);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		free(ents[i].key);
-		free(ents[i].val);
-	}
-	free(ents);
+	ents_free(ents, n);
 	s->printed = true;
 	return 0;
 }
 
+/* clear(): every key stays, its value zero, as DTrace keeps them */
 static void
-clear_agg(struct hv_trace_program *p, struct sym *s, int64_t keep)
+clear_agg(struct hv_trace_program *p, struct sym *s)
 {
-	size_t klen = MAX(s->keylen, 8u);
-	_cleanup_free_ uint8_t *key = malloc(klen), *next = malloc(klen);
+	size_t klen = MAX(s->keylen, 8u), stride = (s->vallen + 7) & ~7u;
+	_cleanup_free_ uint8_t *key = malloc(klen), *prev = NULL;
+	_cleanup_free_ uint8_t *zero = calloc(p->ncpus, stride);
 
-	if (!key || !next)
+	if (!key || !zero)
 		return;
-	if (keep > 0)
-		return; /* trunc(@, n) with n > 0: keeps the top n; not done yet (all are kept) */
-	while (bpf_map_get_next_key(s->map_fd, NULL, key) == 0)
-		if (bpf_map_delete_elem(s->map_fd, key) < 0)
-			break;
+	while (bpf_map_get_next_key(s->map_fd, prev, key) == 0) {
+		(void)bpf_map_update_elem(s->map_fd, key, zero, BPF_EXIST);
+		if (!prev && !(prev = malloc(klen)))
+			return;
+		memcpy(prev, key, klen);
+	}
+}
+
+/* trunc(@): every key gone; trunc(@, n): the n highest kept (n < 0: the -n lowest) */
+static void
+trunc_agg(struct hv_trace_program *p, struct sym *s, int64_t keep)
+{
+	struct aggent *ents = NULL;
+	size_t n = 0;
+
+	if (agg_entries(p, s, &ents, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool kept = keep > 0 ? i + (size_t)keep >= n : keep < 0 && i < (size_t)-keep;
+
+		if (!kept)
+			(void)bpf_map_delete_elem(s->map_fd, ents[i].key);
+	}
+	ents_free(ents, n);
 }
 
 static void
@@ -514,6 +560,77 @@ close_line(struct hv_trace_program *p)
 	if (p->header_done && !p->opts.quiet && p->rec_open) {
 		fputc('\n', p->out);
 		p->rec_open = false;
+	}
+}
+
+/*
+ * A probe's fault: dtrace:::ERROR's clauses run with DTrace's arguments
+ * (arg1 the enabled probe, arg2 the action, arg3 the D line where DTrace
+ * gives a DIF offset, arg4 the fault, arg5 the address), or DTrace's
+ * message goes to stderr when there are none (or the fault was ERROR's).
+ */
+static void
+on_fault(struct hv_trace_program *p, const struct action *a, const struct trace_rec *rec,
+         const void *data)
+{
+	const struct probe *pr = probe_by_id(p, rec->probe_arg);
+	uint64_t addr;
+	char where[32], what[48];
+
+	memcpy(&addr, data, 8);
+	if (p->progs[AP_ERROR].used && !(pr && pr->prov->point(pr) == AP_ERROR)) {
+		uint64_t args[6] = {0,
+		                    (uint64_t)a->clause + 1,
+		                    (uint64_t)a->stmt,
+		                    (uint64_t)a->line,
+		                    (uint64_t)a->fault,
+		                    addr};
+
+		(void)trace_fire(p, AP_ERROR, args, ELEMENTSOF(args));
+		return;
+	}
+	if (a->stmt)
+		snprintf(where, sizeof(where), "action #%d", a->stmt);
+	else
+		snprintf(where, sizeof(where), "predicate");
+	if (a->fault == FLT_DIVZERO)
+		snprintf(what, sizeof(what), "divide-by-zero");
+	else
+		snprintf(what, sizeof(what), "invalid address (0x%" PRIx64 ")", addr);
+	close_line(p);
+	fflush(p->out);
+	fprintf(p->errf ? p->errf : stderr,
+	        "dtrace: error on enabled probe ID %d (ID %" PRId64 ": %s:%s:%s:%s): %s in %s at "
+	        "line %d\n",
+	        a->clause + 1, rec->probe_arg, pr ? probe_provider_name(pr) : "", pr ? pr->mod : "",
+	        pr ? pr->func : "", pr ? pr->name : "", what, where, a->line);
+}
+
+/* ustack() values in aggregations: their processes' maps, read while they still run */
+static void
+note_ustack_pids(struct hv_trace_program *p)
+{
+	for (size_t i = 0; i < p->n_syms; i++) {
+		struct sym *s = &p->syms[i];
+		size_t klen = MAX(s->keylen, 8u), pos = 0;
+		_cleanup_free_ uint8_t *key = NULL, *prev = NULL;
+		int k;
+
+		if (s->kind != SYM_AGG)
+			continue;
+		for (k = 0; k < s->n_keys && s->key_pstr[k] != PSTR_USTACK; k++)
+			pos += s->key_size[k];
+		if (k == s->n_keys || !(key = malloc(klen)) || !(prev = malloc(klen)))
+			continue;
+		for (bool first = true;
+		     bpf_map_get_next_key(s->map_fd, first ? NULL : prev, key) == 0;
+		     first = false) {
+			uint64_t v;
+
+			memcpy(&v, key + pos, 8);
+			trace_syms_note_pid(p, (uint32_t)(v >> 32));
+			memcpy(prev, key, klen);
+		}
 	}
 }
 
@@ -566,7 +683,9 @@ on_record(void *ctx, void *data, size_t size)
 			int64_t v;
 
 			memcpy(&v, data, 8);
-			if (a->arg_pstr[0])
+			if (a->arg_pstr[0] == PSTR_KSTACK || a->arg_pstr[0] == PSTR_USTACK)
+				trace_print_stack(p, p->out, a->arg_pstr[0], v, 0);
+			else if (a->arg_pstr[0])
 				fprintf(p->out, p->opts.quiet ? "%s" : " %33s",
 				        pstr_value(p, a->arg_pstr[0], v));
 			else if (a->arg_size[0] == 4)
@@ -589,13 +708,16 @@ on_record(void *ctx, void *data, size_t size)
 		print_agg(p, &p->syms[a->agg], a->fmt, p->out);
 		break;
 	case ACT_CLEAR:
-		clear_agg(p, &p->syms[a->agg], 0);
+		clear_agg(p, &p->syms[a->agg]);
 		break;
 	case ACT_TRUNC:
-		clear_agg(p, &p->syms[a->agg], a->n_args);
+		trunc_agg(p, &p->syms[a->agg], a->num);
+		break;
+	case ACT_ERROR:
+		on_fault(p, a, &rec, data);
 		break;
 	case ACT_NORMALIZE:
-		p->syms[a->agg].normalize = a->n_args;
+		p->syms[a->agg].normalize = a->num;
 		break;
 	}
 	if (a->last)
@@ -613,7 +735,7 @@ hv_trace_run(struct hv_trace_program *p, FILE *out, volatile int *stop, struct h
 	rb = ring_buffer__new(p->rb_fd, on_record, p, NULL);
 	if (!rb)
 		return hv_error_set(reterr, -errno, "cannot read the ring buffer: %m");
-	if ((r = trace_fire(p, AP_BEGIN)) < 0) {
+	if ((r = trace_fire(p, AP_BEGIN, NULL, 0)) < 0) {
 		hv_error_set(reterr, r, "cannot run the BEGIN clauses: %m");
 		goto out;
 	}
@@ -629,11 +751,17 @@ hv_trace_run(struct hv_trace_program *p, FILE *out, volatile int *stop, struct h
 			goto out;
 		}
 		fflush(out);
+		if (p->opts.tick)
+			p->opts.tick(p, p->opts.tick_userdata);
+		if (p->uses_stacks)
+			note_ustack_pids(p);
 	}
+	if (p->uses_stacks)
+		note_ustack_pids(p);
 	trace_detach_all(p);
 	(void)ring_buffer__consume(rb);
 	p->done = false;
-	if ((r = trace_fire(p, AP_END)) < 0) {
+	if ((r = trace_fire(p, AP_END, NULL, 0)) < 0) {
 		hv_error_set(reterr, r, "cannot run the END clauses: %m");
 		goto out;
 	}

@@ -25,7 +25,7 @@ hv_trace_compile(const char *source, const char *origin, const struct hv_trace_o
 		                    origin, TRACE_SOURCE_MAX);
 	if (!(p = calloc(1, sizeof(*p))))
 		return -ENOMEM;
-	p->rb_fd = p->scratch_fd = p->globals_fd = p->zones_fd = -EBADF;
+	p->rb_fd = p->scratch_fd = p->globals_fd = p->zones_fd = p->stacks_fd = -EBADF;
 	for (int i = 0; i < _AP_MAX; i++)
 		p->progs[i].prog_fd = -EBADF;
 	if (opts)
@@ -62,6 +62,14 @@ hv_trace_dump(const struct hv_trace_program *p, const char *stage, FILE *f)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+void
+hv_trace_set_tick(struct hv_trace_program *p, void (*tick)(struct hv_trace_program *, void *),
+                  void *userdata)
+{
+	p->opts.tick = tick;
+	p->opts.tick_userdata = userdata;
 }
 
 void
@@ -110,6 +118,8 @@ hv_trace_program_free(struct hv_trace_program *p)
 	safe_close(p->scratch_fd);
 	safe_close(p->globals_fd);
 	safe_close(p->zones_fd);
+	safe_close(p->stacks_fd);
+	p->syms_cache = trace_syms_free(p->syms_cache);
 	tnode_free(p->clauses);
 	free(p->source);
 	free(p->origin);

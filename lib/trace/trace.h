@@ -16,6 +16,8 @@
 
 #include "basic/error.h"
 
+struct hv_trace_program;
+
 struct hv_trace_options {
 	unsigned strsize;  /* bytes in a string, NUL included (default 256) */
 	size_t bufsize;    /* the ring buffer's size (default 4 MiB) */
@@ -28,9 +30,10 @@ struct hv_trace_options {
 	unsigned switchrate_ms;        /* how often the consumer polls (default 100) */
 	void (*ready)(void *userdata); /* called once BEGIN ran and every probe is attached */
 	void *userdata;
+	/* called at every switchrate tick while the probes are attached (dtrace: the zone map) */
+	void (*tick)(struct hv_trace_program *p, void *userdata);
+	void *tick_userdata;
 };
-
-struct hv_trace_program;
 
 /* Compile D source; origin names it in errors ("<command line>", a file). */
 int hv_trace_compile(const char *source, const char *origin, const struct hv_trace_options *opts,
@@ -45,8 +48,13 @@ size_t hv_trace_matched(const struct hv_trace_program *p);
 /* Create the maps, load the programs and attach every probe. */
 int hv_trace_load(struct hv_trace_program *p, struct hv_error **reterr);
 
-/* Record a cgroup id -> zonename pair in the program's zone map (after load). */
+/* Record a cgroup id -> zonename pair in the program's zone map (after load), or drop one. */
 int hv_trace_zone_set(struct hv_trace_program *p, uint64_t cgroup_id, const char *zonename);
+int hv_trace_zone_unset(struct hv_trace_program *p, uint64_t cgroup_id);
+
+/* Call tick(p, userdata) at every switchrate tick of hv_trace_run(). */
+void hv_trace_set_tick(struct hv_trace_program *p, void (*tick)(struct hv_trace_program *, void *),
+                       void *userdata);
 
 /* Call ready(userdata) once BEGIN ran and every probe is attached (dtrace -c). */
 void hv_trace_set_ready(struct hv_trace_program *p, void (*ready)(void *), void *userdata);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,16 +128,29 @@ parse_option(char *opt)
 	return fail("unknown option '%s'", opt), -EINVAL;
 }
 
+struct zonewatch {
+	int fd, wd;
+	uint64_t ids[4096]; /* the cgroup ids in the map */
+	size_t n;
+};
+
 /* The zone map: each running zone's cgroup id (zoneadmd's run file) -> its zonename. */
 static void
-fill_zones(struct hv_trace_program *p)
+fill_zones(struct hv_trace_program *p, struct zonewatch *w)
 {
+	uint64_t now[ELEMENTSOF(w->ids)];
+	size_t n_now = 0;
+
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 
-	if (hv_root_path(HV_RUN_DIR "/zones", &dir) < 0 || !(d = opendir(dir)))
+	if (hv_root_path(HV_RUN_DIR "/zones", &dir) < 0 || !(d = opendir(dir))) {
+		for (size_t i = 0; i < w->n; i++)
+			(void)hv_trace_zone_unset(p, w->ids[i]);
+		w->n = 0;
 		return;
+	}
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *path = NULL, *vmpath = NULL, *uuid = NULL, *rel = NULL;
 		json_auto_t *o = NULL, *vm = NULL;
@@ -156,55 +171,117 @@ fill_zones(struct hv_trace_program *p)
 		    hv_json_load_file(vmpath, 4 * 1024 * 1024, &vm, NULL) >= 0)
 			(void)hv_json_get_string(vm, "zonename", &name, NULL);
 		(void)hv_trace_zone_set(p, (uint64_t)id, name ? name : uuid);
+		if (n_now < ELEMENTSOF(now))
+			now[n_now++] = (uint64_t)id;
 	}
+	/* zones gone since: their cgroup ids read as the global zone again */
+	for (size_t i = 0; i < w->n; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < n_now && !kept; j++)
+			kept = now[j] == w->ids[i];
+		if (!kept)
+			(void)hv_trace_zone_unset(p, w->ids[i]);
+	}
+	memcpy(w->ids, now, n_now * sizeof(*now));
+	w->n = n_now;
 }
 
-/* -c: the command waits on a pipe until the probes are attached. */
+/*
+ * -c: the command is stopped right after its exec (ptrace's exec stop,
+ * then detached into a SIGSTOP), so pid$target probes see its executable
+ * mapped, and continues once BEGIN ran and every probe is attached.
+ */
 static int
-spawn_command(const char *cmd, int *ret_go)
+spawn_command(const char *cmd)
 {
-	int fds[2];
+	int status;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		char buf, *argv[64], *copy = strdup(cmd), *save = NULL;
+		char *argv[64], *copy = strdup(cmd), *save = NULL;
 		int n = 0;
 
-		close(fds[1]);
-		if (read(fds[0], &buf, 1) != 1)
-			_exit(127);
 		for (char *t = strtok_r(copy, " \t", &save); t && n < 63;
 		     t = strtok_r(NULL, " \t", &save))
 			argv[n++] = t;
 		argv[n] = NULL;
 		if (n == 0)
 			_exit(127);
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
+			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "dtrace: failed to execute %s: %m\n", argv[0]);
 		_exit(127);
 	}
-	close(fds[0]);
 	child_pid = pid;
-	*ret_go = fds[1];
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (!WIFSTOPPED(status)) {
+		child_pid = 0;
+		return -ENOEXEC;
+	}
+	if (ptrace(PTRACE_DETACH, pid, NULL, (void *)(intptr_t)SIGSTOP) < 0)
+		return -errno;
 	return 0;
 }
 
-/* The -c command starts once BEGIN ran and every probe is attached. */
+/* The -c command continues once BEGIN ran and every probe is attached. */
 static void
 release_command(void *userdata)
 {
-	int *go = userdata;
+	bool *held = userdata;
 
-	if (*go >= 0) {
-		(void)!write(*go, "g", 1);
-		close(*go);
-		*go = -1;
+	if (*held && child_pid > 0)
+		kill(child_pid, SIGCONT);
+	*held = false;
+}
+
+/*
+ * The zone map kept current: zones booted (or halted) after dtrace
+ * started are seen at the next switchrate tick after their run file
+ * changes (inotify on the run directory; while that directory does not
+ * exist, a re-scan every tick).
+ */
+static void
+zonewatch_arm(struct zonewatch *w)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (w->fd < 0)
+		w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0 || w->wd >= 0 || hv_root_path(HV_RUN_DIR "/zones", &dir) < 0)
+		return;
+	w->wd = inotify_add_watch(w->fd, dir,
+	                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+	                                  IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+static void
+zone_tick(struct hv_trace_program *p, void *userdata)
+{
+	struct zonewatch *w = userdata;
+	bool changed = w->wd < 0;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while (w->fd >= 0 && (n = read(w->fd, buf, sizeof(buf))) > 0) {
+		changed = true;
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+
+			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+				w->wd = -1;
+			q += sizeof(*ev) + ev->len;
+		}
 	}
+	if (!changed)
+		return;
+	zonewatch_arm(w);
+	fill_zones(p, w);
 }
 
 static void *
@@ -275,7 +352,9 @@ main(int argc, char **argv)
 	_cleanup_free_ char *all = NULL;
 	char *texts[SOURCES_MAX] = {NULL}, *cmd = NULL, *ofile = NULL, *list_desc = NULL;
 	char *margs[64];
-	int c, r, go = -1, n_margs = 1, status;
+	static struct zonewatch zw = {.fd = -1, .wd = -1};
+	int c, r, n_margs = 1, status;
+	bool held = false;
 	pid_t grab = 0;
 	FILE *out = stdout;
 	size_t len = 0;
@@ -377,10 +456,10 @@ main(int argc, char **argv)
 	if (cmd) {
 		if (arg_dump)
 			opts.target = 1;
-		else if ((r = spawn_command(cmd, &go)) < 0)
+		else if ((r = spawn_command(cmd)) < 0)
 			return fail("failed to run '%s': %s", cmd, strerror(-r));
 		else
-			opts.target = child_pid;
+			opts.target = child_pid, held = true;
 	} else if (grab) {
 		opts.target = grab;
 	}
@@ -411,13 +490,15 @@ main(int argc, char **argv)
 	sigaction(SIGCHLD, &sa, NULL);
 
 	/* the compiled program keeps its own copy of the options */
-	hv_trace_set_ready(p, release_command, &go);
+	hv_trace_set_ready(p, release_command, &held);
 	r = hv_trace_load(p, &e);
 	if (r < 0) {
 		fail("could not enable tracing: %s", hv_error_message(e, r));
 		goto fail_child;
 	}
-	fill_zones(p);
+	zonewatch_arm(&zw);
+	fill_zones(p, &zw);
+	hv_trace_set_tick(p, zone_tick, &zw);
 	if (grab) {
 		pthread_t t;
 		int pfd = (int)syscall(SYS_pidfd_open, grab, 0);

@@ -1,0 +1,5 @@
+profile-97
+{
+	@[stack()] = count();
+	@u[ustack()] = count();
+}
