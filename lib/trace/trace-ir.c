@@ -820,6 +820,7 @@ lower_pstr_compare(struct lower *lw, struct tnode *n, int *ret)
 	const struct probe *v = lw->p->cprobes[lw->clause];
 	int d, out = label(lw), hit = label(lw);
 	bool eq = streq(n->op, "==");
+	size_t hits = 0;
 
 	TRY(vreg(lw, &d));
 	for (size_t i = 0; i < lw->p->n_cprobes[lw->clause]; i++) {
@@ -828,11 +829,17 @@ lower_pstr_compare(struct lower *lw, struct tnode *n, int *ret)
 		                   : ps->pstr == BI_PROBEFUNC ? v[i].func
 		                                              : v[i].name;
 
-		if (streq(name, str->name))
+		if (streq(name, str->name)) {
 			E(.op = IR_JCCI, .a = V_PROBE, .alu = BPF_JEQ, .imm = v[i].id,
 			  .label = hit);
+			hits++;
+		}
 	}
 	E(.op = IR_IMM, .d = d, .imm = !eq);
+	if (!hits) {
+		*ret = d; /* no probe has that name: no code the verifier would find unreachable */
+		return 0;
+	}
 	E(.op = IR_JMP, .label = out);
 	E(.op = IR_LABEL, .label = hit);
 	E(.op = IR_IMM, .d = d, .imm = eq);

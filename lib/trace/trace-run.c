@@ -645,7 +645,11 @@ on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(rec))
 		return 0;
 	memcpy(&rec, data, sizeof(rec));
-	if (rec.action >= p->n_actions || p->done)
+	if (rec.action >= p->n_actions)
+		return 0;
+	/* after exit(), only what dtrace:::ERROR's clauses said about faults before it */
+	pr = probe_by_id(p, rec.probe_arg);
+	if (p->done && !(pr && pr->prov->point(pr) == AP_ERROR))
 		return 0;
 	a = &p->actions[rec.action];
 	if (size < a->size)

@@ -2,7 +2,9 @@
 /*
  * tracee: a known program for dtrace's pid provider and ustack() tests.
  * main calls middle() N times, middle calls leaf(); both are kept out of
- * line and built with frame pointers so that user stacks unwind. It
+ * line and built with frame pointers so that user stacks unwind. leaf(3)
+ * makes a getppid system call itself (no libc wrapper without a frame in
+ * between), so a syscall probe's ustack() is leaf, middle, main. It
  * sleeps MS milliseconds before it exits (so that its maps can still be
  * read), then prints the sum, which the tests check against arg1 of
  * leaf's return.
@@ -11,7 +13,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 __attribute__((noinline)) int leaf(int x);
 __attribute__((noinline)) int middle(int x);
@@ -19,6 +23,15 @@ __attribute__((noinline)) int middle(int x);
 __attribute__((noinline)) int
 leaf(int x)
 {
+	if (x == 3) {
+#ifdef __x86_64__
+		long r;
+
+		__asm__ volatile("syscall" : "=a"(r) : "a"(SYS_getppid) : "rcx", "r11", "memory");
+#else
+		(void)getppid();
+#endif
+	}
 	__asm__ volatile("" ::: "memory");
 	return 2 * x + 1;
 }

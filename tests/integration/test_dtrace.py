@@ -219,4 +219,141 @@ def test_zonename(clean, node):
     assert rows == sorted([[uuid, "1"], ["global", "1"]]), p.stdout
 
 
+def test_zone_booted_after_start(clean, node):
+    """The zone map follows zones that boot while dtrace runs."""
+    d = subprocess.Popen([program("dtrace"), "-q", "-x", "switchrate=20ms", "-n",
+                          'BEGIN { printf("ready\\n"); } '
+                          'syscall::getppid:entry /execname == "zprobe"/ { @[zonename] = count(); }'],
+                         env=node.root.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert d.stdout.readline() == "ready\n"
+        uuid = node.create()
+        time.sleep(0.1)  # a switchrate tick or two: the run file's inotify event is read
+        subprocess.run([program("zlogin"), uuid, "/native/zprobe", "pid"], env=node.root.env,
+                       check=True, capture_output=True, timeout=30)
+    finally:
+        d.send_signal(signal.SIGINT)
+        out, err = d.communicate(timeout=30)
+    assert d.returncode == 0, err
+    rows = [l.split() for l in out.splitlines() if l.strip()]
+    assert rows == [[uuid, "1"]], out
+
+
+TRACEE = f"{BUILD}/tests/helpers/tracee"
+
+
+def test_signed_arithmetic_and_aggregation_actions(clean):
+    p = dtrace("-q", "-n", """BEGIN /10 / 2 == 5/ {
+        x = -7; printf("%d %d %d %d %d\\n", x / 2, x % 2, 7 / -2, -7 % -2, x >> 1);
+        @t["a"] = sum(1); @t["b"] = sum(5); @t["c"] = sum(3); @t["d"] = sum(2);
+        trunc(@t, 2); printa(@t);
+        @l[1] = sum(4); @l[2] = sum(1); @l[3] = sum(9); trunc(@l, -1);
+        @c["p"] = count(); @c["q"] = count(); clear(@c);
+        @n = sum(1000); normalize(@n, 10);
+        exit(0); }""")
+    row = "  {:<50} {:>16}\n".format
+    assert p.stdout == ("-3 -1 -3 -1 -4\n"
+                        "\n" + row("c", 3) + row("b", 5) +          # printa after trunc(@t, 2)
+                        "\n" + " " * 16 + "2" + " " * 16 + "1\n" +  # trunc(@l, -1): the lowest
+                        row("p", 0) + row("q", 0) +                 # clear(): keys kept at zero
+                        " " * 14 + "100\n"), repr(p.stdout)        # normalize(@n, 10)
+
+
+def test_probefunc_in_predicates(clean):
+    script = getppid_script(7)
+    try:
+        p = dtrace("-q", "-n", "syscall::getppid:entry, syscall::getpid:entry "
+                   '/pid == $target && probefunc == "getppid" && probename != "return"/ '
+                   "{ @[probefunc, probeprov] = count(); }", "-c", f"{PY} {script}")
+    finally:
+        os.unlink(script)
+    rows = [l.split() for l in p.stdout.splitlines() if l.strip()]
+    assert len(rows) == 1 and rows[0][:2] == ["getppid", "syscall"] and int(rows[0][2]) >= 7, p.stdout
+
+
+def test_error_probe(clean):
+    p = dtrace("-q", "-n", "BEGIN { x = 0; printf(\"%d\\n\", 1 / x); printf(\"not reached\\n\"); }"
+               "BEGIN { exit(0); }", check=False)
+    assert p.returncode == 0 and p.stdout == "\n", p.stdout
+    assert p.stderr == ("dtrace: error on enabled probe ID 1 (ID 1: dtrace:::BEGIN): "
+                        "divide-by-zero in action #2 at line 1\n"), p.stderr
+    p = dtrace("-q", "-n", """BEGIN { x = 0; y = 5 % x; }
+        BEGIN { trace(copyinstr(8)); }
+        ERROR { printf("%d %d %d %d %x\\n", arg1, arg2, arg3, arg4, arg5); }
+        BEGIN { exit(0); }""")
+    assert p.stdout == "1 2 1 4 0\n2 1 2 1 8\n\n", repr(p.stdout)
+
+
+def test_ppid_errno_vtimestamp(clean, tmp_path):
+    s = tmp_path / "a.py"
+    s.write_text("import os\nos.getppid()\ntry:\n    open('/nonexistent/x')\nexcept OSError:\n"
+                 "    pass\nsum(range(3000000))\nos.getppid()\n")
+    d = subprocess.Popen([program("dtrace"), "-q", "-n", """
+        syscall::getppid:entry /pid == $target/ { @p[ppid] = count(); }
+        syscall::getppid:entry /pid == $target && !self->v/ { self->v = vtimestamp; self->t = timestamp; }
+        syscall::getppid:entry /pid == $target && self->v/ {
+            @v = max((vtimestamp - self->v) / 1000000); @w = max((timestamp - self->t) / 1000000); }
+        syscall::openat:return /pid == $target && errno != 0/ { @e[errno, arg1] = count(); }
+        syscall::getppid:return /pid == $target/ { @z[errno] = count(); }""",
+                          "-c", f"{PY} {s}"], stdout=subprocess.PIPE, text=True)
+    out, _ = d.communicate(timeout=30)
+    assert d.returncode == 0
+    lines = out.split("\n\n")
+    rows = [l.split() for l in out.splitlines() if l.strip()]
+    assert [str(d.pid), "2"] in rows, out                       # ppid: dtrace ran the command
+    assert any(r[:2] == ["2", "-2"] for r in rows), out           # errno: ENOENT from openat
+    assert ["0", "2"] in rows, out                               # getppid never fails
+    v, w = (int(r[0]) for r in rows if len(r) == 1)
+    assert 0 < v <= w + 10, out                                  # on-CPU ms within wall ms
+
+
+def test_stacks(clean):
+    p = dtrace("-q", "-n", "syscall::getppid:entry /pid == $target/"
+               " { @k[stack()] = count(); @u[ustack()] = count(); }", "-c", f"{TRACEE} 10 200")
+    blocks = p.stdout.strip("\n").split("\n\n")
+    kernel = next(b for b in blocks if "vmlinux`" in b)
+    frames = [l for l in kernel.splitlines() if l.strip()]
+    assert all(re.fullmatch(r" {14}vmlinux`\w+(\+0x[0-9a-f]+)?", f) for f in frames[:-1]), kernel
+    assert any("do_syscall_64" in f for f in frames) and frames[-1] == " " * 16 + "1", kernel
+    user = next(b for b in blocks if "tracee`" in b).splitlines()
+    assert re.fullmatch(r" {14}tracee`leaf\+0x[0-9a-f]+", user[0]), user
+    assert re.fullmatch(r" {14}tracee`middle\+0x[0-9a-f]+", user[1]), user
+    assert re.fullmatch(r" {14}tracee`main\+0x[0-9a-f]+", user[2]), user
+    assert user[-1] == " " * 16 + "1", user
+
+
+def test_pid_provider(clean):
+    p = dtrace("-q", "-n", "pid$target::leaf:entry { @c = count(); @s = sum(arg0); }"
+               " pid$target:tracee:leaf:return { @r = sum(arg1); }"
+               ' pid$target::middle:entry /arg0 == 0/ { printf("%s:%s:%s:%s\\n", probeprov, probemod, probefunc, probename); }',
+               "-c", f"{TRACEE} 100")
+    lines = p.stdout.splitlines()
+    assert re.fullmatch(r"pid\d+:tracee:middle:entry", lines[0]), p.stdout
+    assert lines[1] == "10100"                                   # tracee's own output
+    assert [int(v) for v in lines[2:] if v.strip()] == [100, 4950, 10000], p.stdout
+    q = dtrace("-n", "pid$target::no_such_function:entry { }", "-c", f"{TRACEE} 1", check=False)
+    assert q.returncode == 1 and "does not match any probes" in q.stderr
+
+
+def test_sched_io_signal(clean, tmp_path):
+    f = tmp_path / "io"
+    s = tmp_path / "a.sh"
+    s.write_text(f"#!/bin/sh\nsleep 0.05\ndd if=/dev/zero of={f} bs=4096 count=8 oflag=direct,sync "
+                 "2>/dev/null\nsleep 5 & kill -USR1 $!\n")
+    s.chmod(0o755)
+    p = dtrace("-q", "-n", """
+        sched:::off-cpu /pid == $target/ { @s["off"] = count(); }
+        sched:::on-cpu /pid == $target/ { @s["on"] = count(); }
+        io:::start /execname == "dd"/ { @b["start"] = sum(arg1); }
+        io:::done /arg2 != 0/ { @d = count(); }
+        proc:::signal-send /arg2 == 10/ { printf("%d %s\\n", arg2, execname); }""",
+               "-c", str(s))
+    rows = [l.split() for l in p.stdout.splitlines() if l.strip()]
+    assert ["10", "a.sh"] in rows, p.stdout
+    counts = {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[0] in ("on", "off", "start")}
+    assert counts["on"] >= 1 and counts["off"] >= 1, p.stdout
+    assert counts["start"] >= 8 * 4096, p.stdout
+    assert any(len(r) == 1 and int(r[0]) >= 1 for r in rows), p.stdout
+
+
 from test_vmadm import node  # noqa: E402,F401  (the zone fixture)
