@@ -56,10 +56,22 @@ map_create(struct hv_trace_program *p, enum bpf_map_type type, const char *name,
 static int
 create_maps(struct hv_trace_program *p, struct hv_error **reterr)
 {
-	size_t rb = 4096;
+	size_t rb = 4096, want = p->opts.bufsize;
 	int r;
 
-	while (rb < p->opts.bufsize)
+	/*
+	 * The ring buffer's pages are all resident (libbpf maps its data twice,
+	 * for records that wrap), so its size is most of dtrace's memory: 1 MiB
+	 * unless -x bufsize says otherwise, and 64 KiB for a program that
+	 * records nothing but exit(), printa() and the like (aggregations alone).
+	 */
+	if (!want) {
+		want = 64 * 1024;
+		for (size_t i = 0; i < p->n_actions; i++)
+			if (p->actions[i].kind == ACT_PRINTF || p->actions[i].kind == ACT_TRACE)
+				want = 1024 * 1024;
+	}
+	while (rb < want)
 		rb <<= 1;
 	if ((r = map_create(p, BPF_MAP_TYPE_RINGBUF, "sable_events", 0, 0, (unsigned)rb, &p->rb_fd,
 	                    reterr)) < 0 ||

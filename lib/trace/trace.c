@@ -36,8 +36,6 @@ hv_trace_compile(const char *source, const char *origin, const struct hv_trace_o
 	if (p->opts.strsize > 4096)
 		return hv_error_set(reterr, -ERANGE, "strsize %u is above the limit of 4096",
 		                    p->opts.strsize);
-	if (!p->opts.bufsize)
-		p->opts.bufsize = 4 * 1024 * 1024;
 	if (!p->opts.switchrate_ms)
 		p->opts.switchrate_ms = 100;
 	if (!(p->source = strdup(source)) || !(p->origin = strdup(origin)))

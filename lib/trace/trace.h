@@ -20,7 +20,7 @@ struct hv_trace_program;
 
 struct hv_trace_options {
 	unsigned strsize;  /* bytes in a string, NUL included (default 256) */
-	size_t bufsize;    /* the ring buffer's size (default 4 MiB) */
+	size_t bufsize;    /* the ring buffer's size (0: 1 MiB, 64 KiB without printf/trace) */
 	bool quiet;        /* -q */
 	bool zdefs;        /* -Z: descriptions may match nothing */
 	bool destructive;  /* -w */
