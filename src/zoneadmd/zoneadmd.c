@@ -683,26 +683,44 @@ loop(struct daemon *d)
 
 /*
  * An idle supervisor should cost next to nothing. Building a zone runs a
- * lot of code (BPF, seccomp, JSON) that the idle loop never needs again:
- * unmap those text pages from our page tables (they stay in the page
- * cache, shared, and fault back in if ever used). Only executable
- * mappings: their pages are never written, so nothing can be lost.
+ * lot of code (BPF, seccomp, netlink, JSON) and reads a lot of constant
+ * data (the port program's object, netlink's tables) that the idle loop
+ * never needs again: drop those pages from our page tables (they stay in
+ * the page cache, shared, and fault back in if ever used). Only mappings
+ * of files that hold no page of our own (smaps' Anonymous: 0): their pages
+ * are the file's, so nothing can be lost. A read-only mapping that was
+ * written before it was sealed (RELRO) holds private copies and is kept.
  */
 static void
 drop_startup_text(void)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+	struct {
+		unsigned long a, b;
+	} drop[32];
+	size_t n = 0;
+	unsigned long a = 0, b = 0;
+	bool candidate = false;
 	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "re");
 
 	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-		char perm[8];
+		unsigned long x, y, anon;
+		char perm[8], path[256] = "";
 
-		if (sscanf(line, "%lx-%lx %7s", &a, &b, perm) != 3 || !streq(perm, "r-xp") ||
-		    strstr(line, "[vdso]") || strstr(line, "[vsyscall]"))
-			continue;
-		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &x, &y, perm, path) >= 3) {
+			a = x, b = y;
+			candidate = (streq(perm, "r-xp") || streq(perm, "r--p")) && path[0] == '/';
+		} else if (candidate && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
+			if (anon == 0 && n < ELEMENTSOF(drop))
+				drop[n++] = (typeof(drop[0])){a, b};
+			candidate = false;
+		}
 	}
+	if (f)
+		fclose(f);
+	/* Last, and with nothing in between: the parsing above would fault them back in. */
+	for (size_t i = 0; i < n; i++)
+		(void)madvise((void *)drop[i].a, drop[i].b - drop[i].a, MADV_DONTNEED);
 }
 
 static int
