@@ -72,6 +72,9 @@ vm_purge(const char *uuid, struct hv_error **reterr)
 		return r;
 	if ((r = hv_zone_cleanup(uuid, reterr)) < 0 || (r = vm_net_unplug(uuid, reterr)) < 0)
 		return r;
+	/* A kvm VM's disks are volumes beside its dataset (<zpool>/<uuid>-disk<N>). */
+	if ((r = vm_hvm_destroy_disks(zpool, uuid, reterr)) < 0)
+		return r;
 	r = hv_zone_ids_free(uuid, NULL);
 	if (r < 0 && r != -ENOENT)
 		return hv_zone_ids_free(uuid, reterr);
@@ -214,7 +217,8 @@ create_steps(json_t *vm, const char *uuid, struct hv_error **reterr)
 	uint32_t base = 0;
 	int r;
 
-	if ((r = clone_image(vm, uuid, reterr)) < 0 ||
+	if ((r = vm_is_kvm(vm) ? vm_hvm_create_datasets(vm, uuid, reterr)
+	                       : clone_image(vm, uuid, reterr)) < 0 ||
 	    (r = step_done(uuid, "vm-create:dataset", &t)) < 0)
 		return r;
 	if ((r = make_dirs(uuid, reterr)) < 0 || (r = vm_zone_config_write(vm, 0, reterr)) < 0 ||
@@ -255,11 +259,12 @@ prepare(const json_t *payload, json_t **ret, struct hv_error **reterr)
 	                                     reterr)) < 0)
 		return r;
 	(void)hv_json_get_string(vm, "brand", &brand, NULL);
-	if (!brand || !streq(brand, "lx"))
+	if (!brand || (!streq(brand, "lx") && !streq(brand, "kvm")))
 		return hv_error_set_path(reterr, -EOPNOTSUPP, "brand",
-		                         "brand '%s': this Sable runs lx zones; kvm VMs need the "
-		                         "QEMU device model, which is not built in yet",
+		                         "brand '%s': this Sable runs lx zones and kvm VMs",
 		                         strempty(brand));
+	if (streq(brand, "kvm") && (r = vm_hvm_check_payload(payload, reterr)) < 0)
+		return r;
 	if ((r = vm_net_check(vm, NULL, reterr)) < 0)
 		return r;
 	*ret = TAKE_PTR(vm);

@@ -45,6 +45,14 @@ int vm_complete(struct vm_context *ctx, const char *uuid, const json_t *record, 
 /* core-zone.c: the zone runtime's config from a VM (uid_base 0: keep the zone's range) */
 int vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **reterr);
 
+/* core-hvm.c: hardware VMs (brand kvm) */
+bool vm_is_kvm(const json_t *vm);
+int vm_hvm_check_payload(const json_t *payload, struct hv_error **reterr);
+/* The VM's dataset (a plain filesystem) and its disks' volumes; disks.*.path filled in. */
+int vm_hvm_create_datasets(json_t *vm, const char *uuid, struct hv_error **reterr);
+int vm_hvm_destroy_disks(const char *zpool, const char *uuid, struct hv_error **reterr);
+int vm_hvm_config_write(const json_t *vm, const char *zonepath, struct hv_error **reterr);
+
 /* core-net.c: a VM's NICs (see there) */
 struct hv_net_vm;
 int vm_net_from_json(const json_t *vm, struct hv_net_vm *ret, struct hv_error **reterr);

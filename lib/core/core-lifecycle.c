@@ -22,10 +22,11 @@
 #include "json/json.h"
 #include "storage/pool.h"
 
-#define STOP_TIMEOUT_OS_S 60
-#define SNAPSHOT_PREFIX   "vmsnap-"
-#define SNAPSHOT_NAME_MAX 64
-#define GIB               (UINT64_C(1) << 30)
+#define STOP_TIMEOUT_OS_S  60
+#define STOP_TIMEOUT_HVM_S 180
+#define SNAPSHOT_PREFIX    "vmsnap-"
+#define SNAPSHOT_NAME_MAX  64
+#define GIB                (UINT64_C(1) << 30)
 
 /* Finish what others left, then lock the VM and load its record. */
 static int
@@ -82,7 +83,7 @@ hv_vm_stop(const char *uuid, bool force, int timeout_s, struct hv_error **reterr
 
 	if ((r = open_vm(uuid, &lock, &rec, reterr)) < 0)
 		return r;
-	if (timeout_s >= 0 && !is_docker(rec))
+	if (timeout_s >= 0 && !is_docker(rec) && !vm_is_kvm(rec))
 		return hv_error_set(reterr, -EINVAL,
 		                    "Timeout option is only supported for bhyve, "
 		                    "KVM and docker containers.");
@@ -95,7 +96,9 @@ hv_vm_stop(const char *uuid, bool force, int timeout_s, struct hv_error **reterr
 		r = hv_zone_halt(uuid, reterr);
 	else
 		r = hv_zone_shutdown(uuid, false,
-		                     timeout_s >= 0 ? (unsigned)timeout_s : STOP_TIMEOUT_OS_S,
+		                     timeout_s >= 0   ? (unsigned)timeout_s
+		                     : vm_is_kvm(rec) ? STOP_TIMEOUT_HVM_S
+		                                      : STOP_TIMEOUT_OS_S,
 		                     reterr);
 	hv_vm_notify(uuid);
 	return r == -ESRCH ? 0 : r;
@@ -115,7 +118,9 @@ hv_vm_reboot(const char *uuid, bool force, struct hv_error **reterr)
 	if ((r = vm_zone_config_write(rec, 0, reterr)) < 0)
 		return r;
 	r = force ? hv_zone_reboot(uuid, reterr)
-	          : hv_zone_shutdown(uuid, true, STOP_TIMEOUT_OS_S, reterr);
+	          : hv_zone_shutdown(uuid, true,
+	                             vm_is_kvm(rec) ? STOP_TIMEOUT_HVM_S : STOP_TIMEOUT_OS_S,
+	                             reterr);
 	hv_vm_notify(uuid);
 	return r;
 }

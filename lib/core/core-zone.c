@@ -118,7 +118,7 @@ vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **rete
 	if (r >= 0 && hv_json_get_string(vm, "zpool", &s, NULL) >= 0)
 		r = hv_json_set(zc, "pool", json_string(s));
 	if (r >= 0)
-		r = hv_json_set(zc, "brand", json_string("lx"));
+		r = hv_json_set(zc, "brand", json_string(vm_is_kvm(vm) ? "kvm" : "lx"));
 	if (r >= 0 && hv_json_get_string(vm, "hostname", &s, NULL) >= 0)
 		r = hv_json_set(zc, "hostname", json_string(s));
 	if (r >= 0 && hv_json_get_string(vm, "init_name", &s, NULL) >= 0)
@@ -144,5 +144,7 @@ vm_zone_config_write(const json_t *vm, uint32_t uid_base, struct hv_error **rete
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		return hv_error_set(reterr, r, "VM %s: cannot write its zone config: %m", uuid);
+	if (vm_is_kvm(vm) && (r = vm_hvm_config_write(vm, zonepath, reterr)) < 0)
+		return r;
 	return vm_net_config_write(vm, reterr);
 }

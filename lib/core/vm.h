@@ -52,6 +52,20 @@ int hv_vm_start(const char *uuid, struct hv_error **reterr);
  */
 int hv_vm_stop(const char *uuid, bool force, int timeout_s, struct hv_error **reterr);
 int hv_vm_reboot(const char *uuid, bool force, struct hv_error **reterr);
+/*
+ * A kvm VM's start with vmadm start's boot options, for this boot only:
+ * order ("d", "cd", or NULL for the VM's boot property) and cdroms
+ * ("/path,model" with the path inside the zone root; NULL-terminated or NULL).
+ */
+int hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms,
+                    struct hv_error **reterr);
+/*
+ * A running kvm VM's QEMU over QMP: info types ("all", or a comma list of
+ * block, blockstats, chardev, cpus, kvm, pci, status, version, vnc) as one
+ * object; sysrq "nmi" or "screenshot" (*ret_file: the PPM it wrote).
+ */
+int hv_vm_info(const char *uuid, const char *types, json_t **ret, struct hv_error **reterr);
+int hv_vm_sysrq(const char *uuid, const char *request, char **ret_file, struct hv_error **reterr);
 /* Signal the VM's init (or QEMU). */
 int hv_vm_kill(const char *uuid, int sig, struct hv_error **reterr);
 

@@ -225,9 +225,10 @@ parse_fields(json_t *o, struct hv_zone_config *c, struct hv_error **reterr)
 	s = "lx";
 	if ((r = hv_json_get_string(o, "brand", &s, reterr)) < 0 && r != -ENOENT)
 		return r;
-	if (!streq(s, "lx"))
+	/* kvm: the zone's one process is QEMU, which zoneadmd starts (lib/vm). */
+	if (!streq(s, "lx") && !streq(s, "kvm"))
 		return hv_error_set_path(reterr, -EINVAL, "brand",
-		                         "brand '%s': zones run the 'lx' brand", s);
+		                         "brand '%s': zones run the 'lx' or 'kvm' brand", s);
 	c->brand = strdup(s);
 	s = c->uuid;
 	if ((r = hv_json_get_string(o, "hostname", &s, reterr)) < 0 && r != -ENOENT)

@@ -236,10 +236,25 @@ cmd_start(int argc, char *argv[])
 		return usage_error("usage: vmadm start UUID");
 	if ((r = want_uuid("start", argc, argv, &uuid)) != 0)
 		return r;
-	/* order=, cdrom=, disk=: HVM boot options. */
-	if (optind < argc)
-		return usage_error("start: '%s': boot options are for kvm VMs", argv[optind]);
-	r = hv_vm_start(uuid, &e);
+	/* order=, cdrom=: kvm boot options, for this boot only. */
+	if (optind < argc) {
+		_cleanup_strv_free_ char **cdroms = NULL;
+		const char *order = NULL;
+
+		for (int i = optind; i < argc; i++) {
+			if (startswith(argv[i], "order="))
+				order = argv[i] + 6;
+			else if (startswith(argv[i], "cdrom=")) {
+				if (strv_push(&cdroms, argv[i] + 6) < 0)
+					return fail(-ENOMEM, NULL);
+			} else
+				return usage_error("start: '%s': expected order=X or "
+				                   "cdrom=/path,model",
+				                   argv[i]);
+		}
+		r = hv_vm_start_hvm(uuid, order, cdroms, &e);
+	} else
+		r = hv_vm_start(uuid, &e);
 	return finish(r, e, -EALREADY, "Successfully started VM", uuid);
 }
 
@@ -462,14 +477,50 @@ cmd_info(int argc, char *argv[])
 	const char *uuid, *brand = "lx";
 	int r;
 
+	_cleanup_free_ char *types = NULL;
+
 	opts_reset();
 	if ((r = want_uuid("info", argc, argv, &uuid)) != 0)
 		return r;
 	if ((r = hv_vm_load(uuid, &vm, &e)) < 0)
 		return fail(r, e);
 	(void)hv_json_get_string(vm, "brand", &brand, NULL);
-	log_error("info: VM %s is of brand %s; info is for kvm VMs", uuid, brand);
-	return EXIT_FAILURE;
+	if (!streq(brand, "kvm")) {
+		log_error("info: VM %s is of brand %s; info is for kvm VMs", uuid, brand);
+		return EXIT_FAILURE;
+	}
+	/* Types separated by commas or spaces, as SmartOS's. */
+	types = strv_join(argv + optind, ",");
+	if (!types)
+		return fail(-ENOMEM, NULL);
+	json_decref(vm);
+	vm = NULL;
+	if ((r = hv_vm_info(uuid, types, &vm, &e)) < 0)
+		return fail(r, e);
+	return hv_json_dumpf(vm, stdout) < 0 ? fail(-EIO, NULL) : 0;
+}
+
+static int
+cmd_sysrq(int argc, char *argv[])
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	_cleanup_free_ char *file = NULL;
+	const char *uuid;
+	int r;
+
+	opts_reset();
+	if ((r = want_uuid("sysrq", argc, argv, &uuid)) != 0)
+		return r;
+	if (optind + 1 != argc)
+		return usage_error("usage: vmadm sysrq UUID nmi|screenshot");
+	r = hv_vm_sysrq(uuid, argv[optind], &file, &e);
+	if (r < 0)
+		return fail(r, e);
+	if (file)
+		log_info("Wrote the screenshot of VM %s to %s", uuid, file);
+	else
+		log_info("Sent %s to VM %s", argv[optind], uuid);
+	return 0;
 }
 
 static int
@@ -561,8 +612,9 @@ static const char usage_text[] =
         "  reprovision <uuid> [-f <filename>]\n"
         "  rollback-snapshot <uuid> <snapname>\n"
         "  send <uuid>\n"
-        "  start <uuid>\n"
+        "  start <uuid> [order=cdn] [cdrom=/path,model ...]\n"
         "  stop <uuid> [-F] [-t timeout]\n"
+        "  sysrq <uuid> nmi|screenshot\n"
         "  update <uuid> [-f <filename>]\n"
         "   -or- update <uuid> property=value [property=value ...]\n"
         "  validate create [-f <filename>]\n"
@@ -611,6 +663,8 @@ dispatch(const char *cmd, int argc, char *argv[])
 		return cmd_console(argc, argv);
 	if (streq(cmd, "info"))
 		return cmd_info(argc, argv);
+	if (streq(cmd, "sysrq"))
+		return cmd_sysrq(argc, argv);
 	if (streq(cmd, "events"))
 		return cmd_events(argc, argv);
 	if (streq(cmd, "send"))

@@ -18,6 +18,15 @@
  * console (the old one went with the dead supervisor). One zoneadmd per
  * zone: <uuid>.lock says who.
  *
+ * A kvm zone's one process is QEMU (lib/vm, vm-jail.c has the theory):
+ * zoneadmd starts it in its jail instead of an init, plugs the VM's NICs
+ * as taps whose fds QEMU gets, and holds QEMU's supervisor monitor
+ * (vm.sup), its first serial port (vm.console: logged and lent like a
+ * zone's console) and its second (vm.ttyb, where the metadata server
+ * answers the guest). A graceful stop is an ACPI power button press, a
+ * halt is QMP quit; QEMU's exit is the zone going down. QEMU serves all
+ * those sockets, so a new zoneadmd simply connects again.
+ *
  * Control: a SOCK_SEQPACKET socket <uuid>.ctl takes one command per
  * connection ("halt", "shutdown <seconds>", "reboot", "update", "status")
  * and answers when it is done ("update" re-reads the config and applies
@@ -42,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,9 +62,13 @@
 #include "basic/log.h"
 #include "basic/root.h"
 #include "basic/path.h"
+#include "basic/strv.h"
+#include "basic/macro.h"
 #include "basic/time-util.h"
 #include "net/net.h"
 #include "mdata/record.h"
+#include "vm/machine.h"
+#include "vm/qmp.h"
 #include "zone/zone-cgroup.h"
 #include "zone/zone.h"
 
@@ -83,6 +97,9 @@ struct daemon {
 	bool plugged;               /* NICs of ours may be on the host */
 	struct hv_mdata_server *md; /* the guest's metadata, on <control dir>/metadata.sock */
 	struct hv_mdata_record *md_record;
+	bool hvm;           /* brand kvm: the zone's process is QEMU */
+	struct hv_qmp *qmp; /* QEMU's supervisor monitor (vm.sup) */
+	int vnc_listen;     /* vnc_port's TCP listener, or -1 */
 };
 
 static const char *arg_uuid;
@@ -151,6 +168,10 @@ console_read(struct daemon *d)
 	char buf[4096];
 	ssize_t n = read(d->console, buf, sizeof(buf));
 
+	if (n == 0 && d->hvm) {
+		d->console = safe_close(d->console); /* QEMU went away */
+		return;
+	}
 	if (n <= 0)
 		return; /* EIO while no one has the slave open: nothing to do */
 	console_log_write(d, buf, (size_t)n);
@@ -314,6 +335,233 @@ unplug_nics(struct daemon *d)
 		d->plugged = false;
 }
 
+/* ---- kvm: QEMU as the zone's process ------------------------------------------------ */
+
+static int
+connect_socket(const char *zonepath, const char *name, int *ret)
+{
+	_cleanup_free_ char *path = NULL, *dir = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+
+	if (hv_vm_run_dir(zonepath, &dir) < 0)
+		return -ENOMEM;
+	/* Through the directory: a deep zonepath does not fit in sun_path. */
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+/* The guest's serial ports: ttyS0 is the console, ttyS1 the metadata port. */
+static void
+hvm_connect_serial(struct daemon *d)
+{
+	int fd = -EBADF, r;
+
+	d->console = safe_close(d->console);
+	if ((r = connect_socket(d->c.zonepath, "vm.console", &d->console)) < 0)
+		log_warning_errno(r, "VM %s: no console: %m", d->c.uuid);
+	r = connect_socket(d->c.zonepath, "vm.ttyb", &fd);
+	if (r >= 0 && d->md)
+		r = hv_mdata_server_add(d->md, fd);
+	else if (r >= 0) {
+		safe_close(fd);
+		r = -ENOTCONN;
+	}
+	if (r < 0)
+		log_warning_errno(r, "VM %s: no metadata on ttyS1: %m", d->c.uuid);
+}
+
+static void
+hvm_vnc_close(struct daemon *d)
+{
+	d->vnc_listen = safe_close(d->vnc_listen);
+}
+
+/* vnc_port: ours to listen on (QEMU has no network); each client is handed to QEMU. */
+static int
+hvm_vnc_listen(struct daemon *d, int port, struct hv_error **reterr)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	_cleanup_close_ int fd = -EBADF;
+	int one = 1;
+
+	if (port <= 0)
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return hv_error_set(reterr, -errno, "VNC: socket: %m");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return hv_error_set(reterr, -errno, "vnc_port %d: %s", port,
+		                    errno == EADDRINUSE ? "the port is in use" : strerror(errno));
+	if (listen(fd, 4) < 0)
+		return hv_error_set(reterr, -errno, "vnc_port %d: %m", port);
+	d->vnc_listen = TAKE_FD(fd);
+	return 0;
+}
+
+static void
+hvm_vnc_accept(struct daemon *d)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	_cleanup_close_ int fd = accept4(d->vnc_listen, NULL, NULL, SOCK_CLOEXEC);
+	int r;
+
+	if (fd < 0 || !d->qmp)
+		return;
+	r = hv_qmp_execute_fd(d->qmp, "getfd", json_pack("{s:s}", "fdname", "vnc"), fd, -1, NULL,
+	                      &e);
+	if (r >= 0)
+		r = hv_qmp_execute(d->qmp, "add_client",
+		                   json_pack("{s:s, s:s}", "protocol", "vnc", "fdname", "vnc"), -1,
+		                   NULL, &e);
+	if (r < 0)
+		log_warning("VM %s: VNC client: %s", d->c.uuid, hv_error_message(e, r));
+}
+
+/* The VM's NICs as taps on their switches, each opened for QEMU. */
+static int
+hvm_plug(struct daemon *d, struct hv_vm_machine *m, struct hv_error **reterr)
+{
+	_cleanup_(hv_net_vm_done) struct hv_net_vm net = {0};
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (m->n_nics == 0)
+		return 0;
+	if (path_join(d->c.zonepath, "config/net.json", &path) < 0)
+		return -ENOMEM;
+	if ((r = hv_net_vm_load(path, &net, reterr)) < 0)
+		return r;
+	for (size_t i = 0; i < m->n_nics; i++) {
+		struct hv_vm_nic *n = &m->nics[i];
+		const struct hv_net_nic *nic = NULL;
+
+		for (size_t k = 0; k < net.n_nics; k++)
+			if (strcasecmp(net.nics[k].mac, n->mac) == 0)
+				nic = &net.nics[k];
+		if (!nic)
+			return hv_error_set(reterr, -ENOENT, "NIC %s: not in %s", n->mac, path);
+		d->plugged = true;
+		if ((r = hv_net_tap_plug(d->c.uuid, nic, &n->tap, reterr)) < 0 ||
+		    (r = hv_vm_tap_open(n->tap, &n->fd, reterr)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void
+hvm_remove_sockets(struct daemon *d)
+{
+	static const char *const names[] = {"vm.qmp", "vm.sup", "vm.console", "vm.ttyb", "vm.vnc"};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *p = NULL;
+		if (hv_vm_socket_path(d->c.zonepath, names[i], &p) >= 0)
+			(void)unlink(p);
+	}
+}
+
+static int
+hvm_boot(struct daemon *d, struct hv_error **reterr)
+{
+	_cleanup_(hv_vm_machine_done) struct hv_vm_machine m = {0};
+	_cleanup_free_ char *accel = NULL, *why = NULL, *qemu = NULL, *log = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_close_ int cgfd = -EBADF;
+	struct hv_cgroup_join join = {.n = 0};
+	struct hv_vm_jail j;
+	pid_t pid;
+	int r;
+
+	if (!d->c.uid_base)
+		return hv_error_set(reterr, -EINVAL, "VM %s has no id range", d->c.uuid);
+	if (!d->cg && (r = hv_cgroup_create(d->c.prefix, d->c.uuid, &d->cg, reterr)) < 0)
+		return r;
+	if ((r = hv_cgroup_set_limits(d->cg, &d->c.limits, reterr)) < 0)
+		return r;
+	if ((r = hv_vm_machine_load(d->c.zonepath, &m, reterr)) < 0 ||
+	    (r = hv_vm_accel(&accel, &why, reterr)) < 0 || (r = hv_vm_qemu_path(&qemu, reterr)) < 0)
+		return r;
+	log_info("VM %s: accelerator %s (%s)", d->c.uuid, accel, strempty(why));
+	if ((r = hvm_vnc_listen(d, m.vnc_port, reterr)) < 0 || (r = hvm_plug(d, &m, reterr)) < 0 ||
+	    (r = hv_vm_qemu_argv(&m, qemu, accel, &argv, reterr)) < 0)
+		return r;
+	if (path_join(d->c.zonepath, "logs/qemu.log", &log) < 0)
+		return -ENOMEM;
+	(void)set_state(d, HV_ZONE_READY);
+	hvm_remove_sockets(d);
+	cgfd = hv_cgroup_open_v2_fd(d->cg, NULL);
+	if ((r = hv_cgroup_join_prepare(d->cg, cgfd < 0, &join, reterr)) < 0)
+		return r;
+	j = (struct hv_vm_jail){.m = &m,
+	                        .argv = argv,
+	                        .uid = d->c.uid_base,
+	                        .cgroup_fd = cgfd,
+	                        .qemu = qemu,
+	                        .log = log,
+	                        .kvm = streq(accel, "kvm"),
+	                        .join = &join};
+	d->qmp = hv_qmp_free(d->qmp);
+	r = hv_vm_jail_start(&j, &pid, &d->pidfd, &d->qmp, reterr);
+	hv_cgroup_join_done(&join);
+	if (r < 0)
+		return hv_error_prefix(reterr, r, "VM %s", d->c.uuid);
+	if (m.vnc_password && (r = hv_qmp_execute(d->qmp, "change-vnc-password",
+	                                          json_pack("{s:s}", "password", m.vnc_password),
+	                                          -1, NULL, reterr)) < 0)
+		return r;
+	hvm_connect_serial(d);
+	d->our_child = true;
+	d->rt.init_pid = pid;
+	(void)hv_proc_starttime(pid, &d->rt.init_starttime);
+	d->rt.boot_timestamp = (uint64_t)time(NULL);
+	d->rt.zoneid = hv_cgroup_id(d->cg);
+	(void)set_state(d, HV_ZONE_RUNNING);
+	return 0;
+}
+
+/* After adoption: QEMU's sockets again. */
+static int
+hvm_adopt(struct daemon *d, struct hv_error **reterr)
+{
+	_cleanup_(hv_vm_machine_done) struct hv_vm_machine m = {0};
+	_cleanup_free_ char *sup = NULL;
+	int r;
+
+	if (hv_vm_socket_path(d->c.zonepath, "vm.sup", &sup) < 0)
+		return -ENOMEM;
+	if ((r = hv_qmp_connect(sup, -1, &d->qmp, reterr)) < 0)
+		return r;
+	hvm_connect_serial(d);
+	if (hv_vm_machine_load(d->c.zonepath, &m, NULL) >= 0 &&
+	    hvm_vnc_listen(d, m.vnc_port, reterr) < 0)
+		log_warning("VM %s: %s", d->c.uuid, hv_error_message(*reterr, -EADDRINUSE));
+	return 0;
+}
+
+static void
+hvm_events(struct daemon *d)
+{
+	json_t *ev = NULL;
+	int r;
+
+	while ((r = hv_qmp_read_event(d->qmp, &ev)) > 0) {
+		log_info("VM %s: QEMU event %s", d->c.uuid,
+		         strempty(json_string_value(json_object_get(ev, "event"))));
+		json_decref(ev);
+	}
+	if (r < 0)
+		d->qmp = hv_qmp_free(d->qmp); /* QEMU is going: its pidfd says the rest */
+}
+
 static int
 boot(struct daemon *d, struct hv_error **reterr)
 {
@@ -324,6 +572,8 @@ boot(struct daemon *d, struct hv_error **reterr)
 	/* A config may name an id range that is not (or no longer) this zone's. */
 	if (d->c.uid_base && (r = hv_zone_ids_check(d->c.uuid, d->c.uid_base, reterr)) < 0)
 		return r;
+	if (d->hvm)
+		return hvm_boot(d, reterr);
 	if (!d->cg && (r = hv_cgroup_create(d->c.prefix, d->c.uuid, &d->cg, reterr)) < 0)
 		return r;
 	if ((r = hv_cgroup_set_limits(d->cg, &d->c.limits, reterr)) < 0 ||
@@ -390,7 +640,9 @@ adopt(struct daemon *d, struct hv_error **reterr)
 	d->our_child = false;
 	/* Whatever the old zoneadmd plugged is ours to unplug when the zone goes down. */
 	d->plugged = true;
-	if (new_console(d) < 0)
+	if (d->hvm && (r = hvm_adopt(d, reterr)) < 0)
+		return r;
+	if (!d->hvm && new_console(d) < 0)
 		log_warning("zone %s: running without a console (cannot attach a new one)",
 		            d->c.uuid);
 	log_info("zone %s: adopted (init is pid %d)", d->c.uuid, (int)d->rt.init_pid);
@@ -415,6 +667,11 @@ cleanup_down(struct daemon *d)
 		log_warning("zone %s: %s", d->c.uuid, hv_error_message(e, -EBUSY));
 	d->cg = hv_cgroup_free(d->cg); /* a reboot makes them anew */
 	unplug_nics(d);
+	if (d->hvm) {
+		d->qmp = hv_qmp_free(d->qmp);
+		hvm_vnc_close(d);
+		hvm_remove_sockets(d);
+	}
 	d->pidfd = safe_close(d->pidfd);
 	d->console = safe_close(d->console);
 	d->rt.init_pid = 0;
@@ -496,6 +753,32 @@ init_exited(struct daemon *d)
 static void
 stop(struct daemon *d, enum stop_kind kind, unsigned timeout_s)
 {
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+
+	if (d->hvm && kind == STOP_REBOOT && !timeout_s && d->qmp) {
+		/* reboot -F: the machine is reset; QEMU stays. */
+		if (hv_qmp_execute(d->qmp, "system_reset", NULL, -1, NULL, &e) >= 0)
+			return;
+	}
+	if (d->hvm && (kind == STOP_SHUTDOWN || (kind == STOP_REBOOT && timeout_s))) {
+		/* The ACPI power button; QEMU exits when the guest powers off. */
+		d->stopping = kind;
+		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+		if (!d->qmp || hv_qmp_execute(d->qmp, "system_powerdown", NULL, -1, NULL, &e) < 0)
+			log_warning("VM %s: cannot press the power button: %s", d->c.uuid,
+			            hv_error_message(e, -ENOTCONN));
+		d->stop_deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_s * USEC_PER_SEC;
+		return;
+	}
+	if (d->hvm && d->qmp) {
+		/* Now: QEMU quits (and is killed if it does not). */
+		d->stopping = kind;
+		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+		if (hv_qmp_execute(d->qmp, "quit", NULL, 2000, NULL, NULL) >= 0 &&
+		    waitid(P_PIDFD, (id_t)d->pidfd, &(siginfo_t){0},
+		           WEXITED | WNOWAIT | (d->our_child ? 0 : WNOHANG)) >= 0)
+			return;
+	}
 	if (kind == STOP_SHUTDOWN || (kind == STOP_REBOOT && timeout_s)) {
 		d->stopping = kind;
 		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
@@ -600,7 +883,11 @@ control(struct daemon *d)
 		stop(d, STOP_HALT, 0);
 	else if (sscanf(cmd, "shutdown %u", &timeout) == 1 || streq(cmd, "shutdown"))
 		stop(d, STOP_SHUTDOWN, timeout);
-	else if (streq(cmd, "reboot"))
+	else if (streq(cmd, "reboot") && d->hvm) {
+		stop(d, STOP_REBOOT, 0);
+		reply(fd, "ok");
+		return;
+	} else if (streq(cmd, "reboot"))
 		stop(d, STOP_REBOOT, 0);
 	else if (sscanf(cmd, "reboot %u", &timeout) == 1)
 		stop(d, STOP_REBOOT, timeout);
@@ -619,8 +906,8 @@ static int
 loop(struct daemon *d)
 {
 	for (;;) {
-		struct pollfd p[5 + 2 * MAX_CLIENTS + HV_MDATA_POLLFDS_MAX];
-		size_t n = 0, viewers_at, md_at, md_n;
+		struct pollfd p[7 + 2 * MAX_CLIENTS + HV_MDATA_POLLFDS_MAX];
+		size_t n = 0, viewers_at, md_at, md_n, hvm_at;
 		int timeout = -1, k, md_timeout;
 
 		p[n++] = (struct pollfd){.fd = d->pidfd, .events = POLLIN};
@@ -631,6 +918,9 @@ loop(struct daemon *d)
 		viewers_at = n;
 		for (size_t i = 0; i < MAX_CLIENTS; i++)
 			p[n++] = (struct pollfd){.fd = d->viewers[i], .events = POLLIN};
+		hvm_at = n;
+		p[n++] = (struct pollfd){.fd = d->qmp ? hv_qmp_fd(d->qmp) : -1, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = d->vnc_listen, .events = POLLIN};
 		md_at = n;
 		md_n = hv_mdata_server_pollfds(d->md, p + n, HV_MDATA_POLLFDS_MAX);
 		n += md_n;
@@ -675,6 +965,10 @@ loop(struct daemon *d)
 		}
 		if (p[4].revents)
 			console_read(d);
+		if (p[hvm_at].revents && d->qmp)
+			hvm_events(d);
+		if (p[hvm_at + 1].revents)
+			hvm_vnc_accept(d);
 		for (size_t i = 0; i < MAX_CLIENTS; i++)
 			if (p[viewers_at + i].revents)
 				console_input(d, i);
@@ -761,7 +1055,8 @@ main(int argc, char *argv[])
 	                   .console_log = -1,
 	                   .ctl_listen = -1,
 	                   .con_listen = -1,
-	                   .sigfd = -1};
+	                   .sigfd = -1,
+	                   .vnc_listen = -1};
 	sigset_t mask;
 	int r;
 
@@ -774,6 +1069,7 @@ main(int argc, char *argv[])
 
 	if ((r = hv_zone_config_load(arg_uuid, &d.c, &e)) < 0)
 		goto fail;
+	d.hvm = streq(d.c.brand, "kvm");
 	if ((r = hv_root_path(HV_RUN_DIR "/zones", &rundir)) < 0 ||
 	    (r = mkdir_p(rundir, 0700)) < 0 ||
 	    (r = hv_zone_runtime_path(arg_uuid, ".lock", &lockpath)) < 0) {
@@ -824,6 +1120,7 @@ main(int argc, char *argv[])
 		remove_sockets(arg_uuid);
 	hv_mdata_server_free(d.md);
 	hv_mdata_record_free(d.md_record);
+	hv_qmp_free(d.qmp);
 	hv_cgroup_free(d.cg);
 	hv_zone_config_done(&d.c);
 	return r < 0 ? 1 : 0;
