@@ -722,9 +722,12 @@ init_exited(struct daemon *d)
 	log_info("zone %s: init exited (status %d)", d->c.uuid, status);
 
 	/* reboot(2) in a pid namespace ends its init with SIGHUP (restart) or SIGINT (halt). */
-	if (d->stopping == STOP_REBOOT || (d->stopping == STOP_NONE && status == 128 + SIGHUP))
+	/* A QEMU that exits or dies is a VM that stopped, unless we were rebooting it. */
+	if (d->stopping == STOP_REBOOT ||
+	    (!d->hvm && d->stopping == STOP_NONE && status == 128 + SIGHUP))
 		reboot = true;
-	else if (d->stopping == STOP_NONE && status != 128 + SIGINT && d->c.restart_init) {
+	else if (!d->hvm && d->stopping == STOP_NONE && status != 128 + SIGINT &&
+	         d->c.restart_init) {
 		if (restart_allowed(d))
 			reboot = true;
 		else

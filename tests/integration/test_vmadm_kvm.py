@@ -1,0 +1,251 @@
+"""The kvm brand: QEMU under TCG, jailed, driven over QMP, on a loop-backed pool.
+
+The guest is scripts/mkimage's kvm-linux (Debian's kernel and busybox on a
+raw disk): it prints SABLE-GUEST-UP on ttyS0, reads sdc:uuid over ttyS1
+(SABLE-MDATA <uuid>) and powers off on the ACPI power button. This host's
+/dev/kvm cannot run guests (PLATFORM.md), so the node config says
+hvm_accel=tcg; a boot takes a few seconds.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, TOP, make_pool, program
+
+BOOT_TIMEOUT = 60
+
+
+@pytest.fixture(scope="session")
+def kvm_image(tmp_path_factory):
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is missing (scripts/deps installs it)")
+    out = tmp_path_factory.mktemp("kvm-images")
+    env = dict(os.environ, MDATA_GET=os.path.join(BUILD, "src", "mdata-client", "mdata-get"))
+    for name in ("kvm-linux", "kvm-linux-iso"):
+        subprocess.run([os.path.join(TOP, "scripts", "mkimage"), name, str(out)], check=True,
+                       capture_output=True, env=env)
+    files = os.listdir(out)
+    manifest = str(out / next(f for f in files if f.endswith(".json")))
+    return {"manifest": manifest,
+            "file": str(out / next(f for f in files if f.endswith(".zvol.zst"))),
+            "iso": str(out / next(f for f in files if f.endswith(".iso"))),
+            "uuid": json.load(open(manifest))["uuid"]}
+
+
+class KvmNode:
+    def __init__(self, root, image):
+        self.root = root
+        self.image = image
+        root.run("imgadm", "install", "-q", "-m", image["manifest"], "-f", image["file"])
+
+    def vmadm(self, *args, check=True, input=None):
+        p = subprocess.run([program("vmadm"), *args], env=self.root.env, capture_output=True,
+                           text=True, input=input)
+        if check and p.returncode != 0:
+            raise AssertionError(f"vmadm {' '.join(args)} exited {p.returncode}\n"
+                                 f"stdout: {p.stdout}\nstderr: {p.stderr}")
+        return p
+
+    def payload(self, **kw):
+        body = {"brand": "kvm", "ram": 128, "vcpus": 1, "alias": "kvm-test",
+                "disks": [{"image_uuid": self.image["uuid"], "boot": True,
+                           "model": "virtio"}]}
+        body.update(kw)
+        return body
+
+    def create(self, **kw):
+        p = self.vmadm("create", input=json.dumps(self.payload(**kw)))
+        m = re.fullmatch(r"Successfully created VM ([0-9a-f-]{36})\n", p.stderr)
+        assert m, p.stderr
+        return m.group(1)
+
+    def refused(self, payload, *needles):
+        before = self.state()
+        p = self.vmadm("create", input=json.dumps(payload), check=False)
+        assert p.returncode == 1, p
+        assert p.stderr.count("\n") == 1, p.stderr
+        for n in needles:
+            assert n in p.stderr, p.stderr
+        assert self.state() == before
+        return p.stderr
+
+    def state(self):
+        out = self.root.run("pooladm", "list", "-H", "-o", "name", "-t", "all").stdout
+        run = self.root.file("var/run/sable/zones")
+        return (sorted(out.split()),
+                sorted(os.listdir(run)) if os.path.isdir(run) else [],
+                self.vmadm("list", "-H").stdout)
+
+    def zonepath(self, uuid):
+        return self.root.file(f"zones/{uuid}")
+
+    def console(self, uuid):
+        try:
+            with open(os.path.join(self.zonepath(uuid), "logs", "console.log"), "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_console(self, uuid, text, count=1, timeout=BOOT_TIMEOUT):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.console(uuid).count(text) >= count:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} (x{count}) on the console of {uuid}:\n"
+                             + self.console(uuid)[-2000:])
+
+    def runtime(self, uuid):
+        return json.load(open(self.root.file(f"var/run/sable/zones/{uuid}.json")))
+
+    def close(self):
+        for vm in json.loads(self.vmadm("lookup", "-j", check=False).stdout or "[]"):
+            self.vmadm("delete", vm["uuid"], check=False)
+
+
+@pytest.fixture
+def kvm(root, kvm_image):
+    root.write_config("zone_uid_base=1610000000\nhvm_accel=tcg\n")
+    pool = make_pool(root, "btrfs", size="2G")
+    n = KvmNode(root, kvm_image)
+    try:
+        yield n
+        n.close()
+        left = [d for d in n.state()[0] if "-disk" in d or "@" not in d and
+                not os.path.exists(root.file(f"var/imgadm/images/{d.replace('/', '-')}.json"))]
+        assert left == ["zones"], n.state()
+    finally:
+        n.close()
+        for _ in range(50):  # a volume's removal may keep the pool busy briefly
+            p = root.run("pooladm", "export", "zones", check=False)
+            if p.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert p.returncode == 0, p.stderr
+
+
+def qemu_pids(uuid):
+    out = subprocess.run(["pgrep", "-f", f"process={uuid}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_boot_metadata_jail_info_and_graceful_stop(kvm):
+    u = kvm.create()
+    kvm.wait_console(u, "SABLE-GUEST-UP")
+    kvm.wait_console(u, f"SABLE-MDATA {u}")
+    vm = json.loads(kvm.vmadm("get", u).stdout)
+    assert vm["state"] == "running" and vm["brand"] == "kvm"
+    disk = vm["disks"][0]
+    assert disk["zfs_filesystem"] == f"zones/{u}-disk0"
+    # The disk is an O(1) clone of the image's volume.
+    origin = kvm.root.run("pooladm", "list", "-H", "-o", "origin", f"zones/{u}-disk0").stdout
+    assert origin.strip() == f"zones/{kvm.image['uuid']}@final"
+    # QEMU: named for the VM, unprivileged, no new privileges, seccomp, its own namespaces.
+    [pid] = qemu_pids(u)
+    status = open(f"/proc/{pid}/status").read()
+    assert re.search(r"Uid:\s+1610000000\s", status), status
+    assert re.search(r"NoNewPrivs:\s+1", status) and re.search(r"Seccomp:\s+2", status)
+    assert re.search(r"CapEff:\s+0+\n", status)
+    for ns in ("mnt", "pid", "ipc", "uts", "net"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}")
+    cmdline = open(f"/proc/{pid}/cmdline").read().split("\0")
+    assert cmdline[cmdline.index("-name") + 1].startswith(u)
+    assert any("product=SmartDC HVM" in a for a in cmdline)
+    # Only its own disk is in its world.
+    root_entries = os.listdir(f"/proc/{pid}/root/vm")
+    assert sorted(root_entries) == ["disk0", "run"], root_entries
+    info = json.loads(kvm.vmadm("info", u, "status,version,block").stdout)
+    assert info["status"]["status"] == "running"
+    assert info["version"]["qemu"]["major"] >= 7
+    assert info["block"][0]["inserted"]["file"] == "/vm/disk0"
+    assert set(json.loads(kvm.vmadm("info", u).stdout)) >= {"status", "vnc", "chardev", "cpus"}
+    kvm.vmadm("sysrq", u, "nmi")
+    kvm.vmadm("sysrq", u, "screenshot")
+    assert open(os.path.join(kvm.zonepath(u), "root/tmp/vm.ppm"), "rb").read(2) == b"P6"
+    # Graceful stop: the ACPI power button, and the guest powers off.
+    kvm.vmadm("stop", u)
+    assert "SABLE-GUEST-POWEROFF" in kvm.console(u)
+    assert qemu_pids(u) == []
+    assert kvm.runtime(u)["exit_status"] == 0
+    run = os.listdir(os.path.join(kvm.zonepath(u), "root/tmp"))
+    assert not [f for f in run if f in ("vm.qmp", "vm.sup", "vm.console", "vm.ttyb")], run
+
+
+def test_iso_boot_once_forced_stop_and_reboot(kvm):
+    u = kvm.create(autoboot=False)
+    shutil.copy(kvm.image["iso"], os.path.join(kvm.zonepath(u), "root", "install.iso"))
+    kvm.vmadm("start", u, "order=d", "cdrom=/install.iso,ide")
+    kvm.wait_console(u, "SABLE-GUEST-UP")
+    assert "ISOLINUX" in kvm.console(u)
+    # reboot -F resets the machine: the once= boot is over, it comes up from its disk.
+    kvm.vmadm("reboot", "-F", u)
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=2)
+    assert "SYSLINUX" in kvm.console(u).split("SABLE-GUEST-UP")[1]
+    kvm.vmadm("stop", "-F", u)
+    assert qemu_pids(u) == []
+    # A cdrom outside the zone root is refused.
+    p = kvm.vmadm("start", u, "order=d", "cdrom=/../../etc/passwd,ide", check=False)
+    assert p.returncode == 1 and "inside the zone root" in p.stderr, p.stderr
+    assert qemu_pids(u) == []
+
+
+def test_kill_qemu_and_supervisor(kvm):
+    u = kvm.create()
+    kvm.wait_console(u, "SABLE-GUEST-UP")
+    # The supervisor dies: QEMU runs on, and a new zoneadmd adopts it.
+    rt = kvm.runtime(u)
+    os.kill(rt["zoneadmd_pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    assert qemu_pids(u) == [rt["init_pid"]]
+    subprocess.Popen([program("zoneadmd"), "-z", u], env=kvm.root.env,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(100):
+        if kvm.runtime(u)["zoneadmd_pid"] != rt["zoneadmd_pid"]:
+            break
+        time.sleep(0.05)
+    assert kvm.runtime(u)["init_pid"] == rt["init_pid"]
+    kvm.vmadm("stop", u)  # over the adopted QMP monitor: the power button
+    assert "SABLE-GUEST-POWEROFF" in kvm.console(u)
+    # QEMU dies: the VM is recorded stopped with its exit status, its sockets go.
+    kvm.vmadm("start", u)
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=2)
+    [pid] = qemu_pids(u)
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if kvm.runtime(u)["state"] == "installed":
+            break
+        time.sleep(0.05)
+    assert kvm.runtime(u)["state"] == "installed"
+    assert kvm.runtime(u)["exit_status"] == 128 + signal.SIGKILL
+    assert json.loads(kvm.vmadm("get", u).stdout)["state"] == "stopped"
+    assert not os.path.exists(os.path.join(kvm.zonepath(u), "root/tmp/vm.qmp"))
+
+
+def test_bad_input_is_refused_and_leaves_nothing(kvm, busybox_image):
+    p = kvm.payload()
+    kvm.refused({k: v for k, v in p.items() if k != "ram"}, "ram")
+    kvm.refused(dict(p, vcpus=0), "vcpus")
+    kvm.refused(dict(p, disks=[{"size": 64, "model": "virtio"}]), "boot disk")
+    # A disk image of the wrong type: an lx image is no disk.
+    kvm.root.run("imgadm", "install", "-q", "-m", busybox_image["manifest"], "-f",
+                 busybox_image["file"])
+    kvm.refused(dict(p, disks=[{"image_uuid": busybox_image["uuid"], "boot": True,
+                                "model": "virtio"}]), "zvol")
+    # QEMU failing to start: its own words, and nothing left.
+    err = kvm.refused(dict(p, qemu_extra_opts="-no-such-option"), "QEMU exited",
+                      "no-such-option")
+    assert "invalid option" in err
+    # A VNC port in use.
+    import socket
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    kvm.refused(dict(p, vnc_port=port), f"vnc_port {port}", "in use")
+    s.close()
