@@ -534,8 +534,9 @@ rtaddr_putp(struct rtnl_addr **a)
 		rtnl_addr_put(*a);
 }
 
-int
-net_addr_add(struct nl_sock *s, int ifindex, const char *cidr)
+/* Add or remove ifindex's address cidr (route_do's counterpart for addresses). */
+static int
+addr_do(struct nl_sock *s, int ifindex, const char *cidr, bool add)
 {
 	_cleanup_(rtaddr_putp) struct rtnl_addr *a = rtnl_addr_alloc();
 	_cleanup_nladdr_ struct nl_addr *local = NULL;
@@ -552,10 +553,24 @@ net_addr_add(struct nl_sock *s, int ifindex, const char *cidr)
 	r = rtnl_addr_set_local(a, local);
 	if (r < 0)
 		return net_nl_errno(r);
+	if (!add)
+		return net_nl_errno(rtnl_addr_delete(s, a, 0));
 	/* The guest's addresses are its own (link protection sees to that): usable at once. */
 	if (family == AF_INET6)
 		rtnl_addr_set_flags(a, IFA_F_NODAD);
 	return net_nl_errno(rtnl_addr_add(s, a, NLM_F_CREATE | NLM_F_EXCL));
+}
+
+int
+net_addr_add(struct nl_sock *s, int ifindex, const char *cidr)
+{
+	return addr_do(s, ifindex, cidr, true);
+}
+
+int
+net_addr_del(struct nl_sock *s, int ifindex, const char *cidr)
+{
+	return addr_do(s, ifindex, cidr, false);
 }
 
 static void
@@ -719,25 +734,4 @@ net_link_info_done(struct net_link_info *i)
 	free(i->alias);
 	free(i->kind);
 	i->alias = i->kind = NULL;
-}
-
-int
-net_addr_del(struct nl_sock *s, int ifindex, const char *cidr)
-{
-	_cleanup_(rtaddr_putp) struct rtnl_addr *a = rtnl_addr_alloc();
-	_cleanup_nladdr_ struct nl_addr *local = NULL;
-	int family = net_addr_family(cidr, true), r;
-
-	if (family < 0)
-		return family;
-	if (!a)
-		return -ENOMEM;
-	r = nl_addr_parse(cidr, family, &local);
-	if (r < 0)
-		return net_nl_errno(r);
-	rtnl_addr_set_ifindex(a, ifindex);
-	r = rtnl_addr_set_local(a, local);
-	if (r < 0)
-		return net_nl_errno(r);
-	return net_nl_errno(rtnl_addr_delete(s, a, 0));
 }
