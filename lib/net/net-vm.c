@@ -87,6 +87,17 @@ op_begin(struct op *o, bool create, struct hv_error **reterr)
 	return 0;
 }
 
+/* This host's links, for the sweeps below; free them with net_link_infos_free. */
+static int
+host_links(struct op *o, struct net_link_info **ret, size_t *ret_n, struct hv_error **reterr)
+{
+	int r = net_links_list(o->host, ret, ret_n);
+
+	if (r < 0)
+		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+	return 0;
+}
+
 /* An alias split into its words: "sable", prefix, kind, who, mac, tag. */
 struct alias {
 	char *words[7];
@@ -205,9 +216,9 @@ switch_drop_if_unused(struct op *o, const char *tag, struct hv_error **reterr)
 	if (bridge < 0)
 		return hv_error_set(reterr, bridge, "nic tag \"%s\": cannot find its switch: %m",
 		                    tag);
-	r = net_links_list(o->host, &l, &n);
+	r = host_links(o, &l, &n, reterr);
 	if (r < 0)
-		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+		return r;
 	if (!switch_has_ports(l, n, bridge, o->prefix))
 		r = switch_remove(o, l, n, tag, bridge, reterr);
 	net_link_infos_free(l, n);
@@ -709,9 +720,9 @@ switches_sweep(struct op *o, char **tags, struct hv_error **reterr)
 	size_t n = 0;
 	int r;
 
-	r = net_links_list(o->host, &l, &n);
+	r = host_links(o, &l, &n, reterr);
 	if (r < 0)
-		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+		return r;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const char *rest = startswith(l[i].name, o->prefix);
 		struct alias a;
@@ -755,9 +766,9 @@ unplug(struct op *o, const char *owner, const char *mac, struct hv_error **reter
 	size_t n = 0;
 	int r;
 
-	r = net_links_list(o->host, &l, &n);
+	r = host_links(o, &l, &n, reterr);
 	if (r < 0)
-		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct alias a;
 
@@ -936,9 +947,9 @@ hv_net_reconcile(char *const *owners, struct hv_error **reterr)
 		return r;
 
 	/* Ports first: whose owner is gone, or whose owner was never written down. */
-	r = net_links_list(o.host, &l, &n);
+	r = host_links(&o, &l, &n, reterr);
 	if (r < 0)
-		return hv_error_set(reterr, r, "cannot list this host's links: %m");
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = l[i].name, *rest = startswith(name, o.prefix);
 		struct alias a;
