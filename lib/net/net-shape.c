@@ -43,6 +43,20 @@ qdisc_putp(struct rtnl_qdisc **q)
 		rtnl_qdisc_put(*q);
 }
 
+/* Our root qdisc on ifindex, as tbf_set makes it and tbf_remove names it; NULL: no memory. */
+static struct rtnl_qdisc *
+tbf_qdisc(int ifindex)
+{
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+
+	if (!q)
+		return NULL;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0x5ab1, 0));
+	return q;
+}
+
 /*
  * tbf at mbit as ifindex's root qdisc. The bucket holds 10 ms of traffic
  * (at least 32 KiB, so a GSO frame passes whole), the queue 20 ms more.
@@ -50,16 +64,13 @@ qdisc_putp(struct rtnl_qdisc **q)
 static int
 tbf_set(struct nl_sock *s, int ifindex, unsigned mbit)
 {
-	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = tbf_qdisc(ifindex);
 	unsigned rate = mbit * 125000u; /* bytes per second; mbit <= NET_SHAPE_MBIT_MAX */
 	unsigned burst = MAX(rate / 100, 32u * 1024);
 	int r;
 
 	if (!q)
 		return -ENOMEM;
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0x5ab1, 0));
 	r = rtnl_tc_set_kind(TC_CAST(q), "tbf");
 	if (r < 0)
 		return net_nl_errno(r);
@@ -73,14 +84,11 @@ tbf_set(struct nl_sock *s, int ifindex, unsigned mbit)
 static int
 tbf_remove(struct nl_sock *s, int ifindex)
 {
-	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = tbf_qdisc(ifindex);
 	int r;
 
 	if (!q)
 		return -ENOMEM;
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0x5ab1, 0));
 	r = rtnl_qdisc_delete(s, q);
 	if (r < 0) {
 		r = net_nl_errno(r);
