@@ -498,15 +498,21 @@ check_mtu(const char *name, bool etherstub, unsigned mtu, struct hv_error **rete
 	return 0;
 }
 
+/* Carry out e (add or update) with mac, when given, normalized as its MAC. */
 static int
-check_mac(const char *name, const char *mac, char ret[18], struct hv_error **reterr)
+edit_with_mac(struct tag_edit *e, const char *mac, struct hv_error **reterr)
 {
-	if (net_mac_normalize(mac, ret) < 0)
-		return hv_error_set(reterr, -EINVAL,
-		                    "nic tag \"%s\": MAC '%s': expected six hex octets such as "
-		                    "aa:bb:cc:dd:ee:ff",
-		                    name, mac);
-	return 0;
+	char m[18];
+
+	if (mac) {
+		if (net_mac_normalize(mac, m) < 0)
+			return hv_error_set(reterr, -EINVAL,
+			                    "nic tag \"%s\": MAC '%s': expected six hex octets "
+			                    "such as aa:bb:cc:dd:ee:ff",
+			                    e->name, mac);
+		e->mac = m;
+	}
+	return edit(e, reterr);
 }
 
 int
@@ -514,7 +520,6 @@ hv_net_tag_add(const char *name, const char *mac, bool etherstub, unsigned mtu,
                struct hv_error **reterr)
 {
 	struct tag_edit e = {.op = EDIT_ADD, .name = name, .etherstub = etherstub, .mtu = mtu};
-	char m[18];
 	int r;
 
 	if ((r = check_name(name, reterr)) < 0 || (r = check_mtu(name, etherstub, mtu, reterr)) < 0)
@@ -525,29 +530,18 @@ hv_net_tag_add(const char *name, const char *mac, bool etherstub, unsigned mtu,
 	if (!etherstub && !mac)
 		return hv_error_set(reterr, -EINVAL, "nic tag \"%s\": a MAC address is needed",
 		                    name);
-	if (mac) {
-		if ((r = check_mac(name, mac, m, reterr)) < 0)
-			return r;
-		e.mac = m;
-	}
-	return edit(&e, reterr);
+	return edit_with_mac(&e, mac, reterr);
 }
 
 int
 hv_net_tag_update(const char *name, const char *mac, unsigned mtu, struct hv_error **reterr)
 {
 	struct tag_edit e = {.op = EDIT_UPDATE, .name = name, .mtu = mtu};
-	char m[18];
 	int r;
 
 	if ((r = check_name(name, reterr)) < 0)
 		return r;
-	if (mac) {
-		if ((r = check_mac(name, mac, m, reterr)) < 0)
-			return r;
-		e.mac = m;
-	}
-	return edit(&e, reterr);
+	return edit_with_mac(&e, mac, reterr);
 }
 
 int
