@@ -90,6 +90,21 @@ want_type(const json_t *v, json_type t, const char *what, const struct where *w,
 	return bad(reterr, w, key, "%s: expected %s", hv_json_describe(v, buf), what);
 }
 
+/* An array of at most max entries ("%zu NICs: expected at most 32"). */
+static int
+want_array(const json_t *v, const char *what, size_t max, const char *entries,
+           const struct where *w, const char *key, struct hv_error **reterr)
+{
+	int r = want_type(v, JSON_ARRAY, what, w, key, reterr);
+
+	if (r < 0)
+		return r;
+	if (json_array_size(v) > max)
+		return bad(reterr, w, key, "%zu %s: expected at most %zu", json_array_size(v),
+		           entries, max);
+	return 0;
+}
+
 static bool
 interface_is_valid(const char *s)
 {
@@ -165,12 +180,9 @@ get_addrs(const json_t *v, const struct where *w, const char *key, enum addr_kin
 	size_t i;
 	int r;
 
-	r = want_type(v, JSON_ARRAY, "an array of strings", w, key, reterr);
+	r = want_array(v, "an array of strings", NET_MAX_IPS, "entries", w, key, reterr);
 	if (r < 0)
 		return r;
-	if (json_array_size(v) > NET_MAX_IPS)
-		return bad(reterr, w, key, "%zu entries: expected at most %u", json_array_size(v),
-		           NET_MAX_IPS);
 	json_array_foreach (v, i, e) {
 		char sub[64], buf[HV_JSON_DESCRIBE_MAX];
 		const char *s = json_string_value(e);
@@ -342,11 +354,9 @@ vm_load_json(const json_t *j, const char *file, struct hv_net_vm *ret, struct hv
 			if (!(vm.owner = strdup(json_string_value(v))))
 				return -ENOMEM;
 		} else if (streq(key, "nics")) {
-			if ((r = want_type(v, JSON_ARRAY, "an array", &w, key, reterr)) < 0)
+			if ((r = want_array(v, "an array", NET_MAX_NICS, "NICs", &w, key, reterr)) <
+			    0)
 				return r;
-			if (json_array_size(v) > NET_MAX_NICS)
-				return bad(reterr, &w, key, "%zu NICs: expected at most %u",
-				           json_array_size(v), NET_MAX_NICS);
 			vm.nics = calloc(json_array_size(v) + 1, sizeof(*vm.nics));
 			if (!vm.nics)
 				return -ENOMEM;
@@ -357,11 +367,9 @@ vm_load_json(const json_t *j, const char *file, struct hv_net_vm *ret, struct hv
 					return r;
 			}
 		} else if (streq(key, "routes")) {
-			if ((r = want_type(v, JSON_ARRAY, "an array", &w, key, reterr)) < 0)
+			if ((r = want_array(v, "an array", NET_MAX_ROUTES, "routes", &w, key,
+			                    reterr)) < 0)
 				return r;
-			if (json_array_size(v) > NET_MAX_ROUTES)
-				return bad(reterr, &w, key, "%zu routes: expected at most %u",
-				           json_array_size(v), NET_MAX_ROUTES);
 			vm.routes = calloc(json_array_size(v) + 1, sizeof(*vm.routes));
 			if (!vm.routes)
 				return -ENOMEM;
