@@ -329,12 +329,12 @@ config_lock(const char *path, int *ret_fd, struct hv_error **reterr)
 	return 0;
 }
 
-/* With the lock held: read, check, rewrite. */
+/* With the lock held: the file as it is (a missing one is empty) and what it says. */
 static int
-update_locked(const char *path, const char *key, const char *value, struct hv_error **reterr)
+read_locked(const char *path, char **ret_text, size_t *ret_size, struct hv_config **ret,
+            struct hv_error **reterr)
 {
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	_cleanup_hv_config_ struct hv_config *c = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t size = 0;
 	int r;
 
@@ -345,9 +345,37 @@ update_locked(const char *path, const char *key, const char *value, struct hv_er
 			return -ENOMEM;
 	} else if (r < 0)
 		return hv_error_set(reterr, r, "cannot read '%s': %m", path);
+	r = hv_config_parse(text, size, path, ret, reterr);
+	if (r < 0)
+		return r;
+	*ret_text = TAKE_PTR(text);
+	*ret_size = size;
+	return 0;
+}
+
+/* A change's key is a key and its value one line. */
+static int
+check_change(const char *key, const char *value, struct hv_error **reterr)
+{
+	if (!hv_config_key_is_valid(key))
+		return hv_error_set(reterr, -EINVAL,
+		                    "config key '%s': expected letters, digits and '_'", key);
+	if (value && strchr(value, '\n'))
+		return hv_error_set(reterr, -EINVAL, "config key '%s': value has a newline", key);
+	return 0;
+}
+
+/* With the lock held: read, check, rewrite. */
+static int
+update_locked(const char *path, const char *key, const char *value, struct hv_error **reterr)
+{
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	_cleanup_hv_config_ struct hv_config *c = NULL;
+	size_t size = 0;
+	int r;
 
 	/* Never rewrite a file we cannot parse: we would lose what we do not understand. */
-	r = hv_config_parse(text, size, path, &c, reterr);
+	r = read_locked(path, &text, &size, &c, reterr);
 	if (r < 0)
 		return r;
 	r = rewrite(text, size, c, key, value, &out);
@@ -365,11 +393,9 @@ hv_config_update(const char *path, const char *key, const char *value, struct hv
 	_cleanup_close_ int lock = -EBADF;
 	int r;
 
-	if (!hv_config_key_is_valid(key))
-		return hv_error_set(reterr, -EINVAL,
-		                    "config key '%s': expected letters, digits and '_'", key);
-	if (value && strchr(value, '\n'))
-		return hv_error_set(reterr, -EINVAL, "config key '%s': value has a newline", key);
+	r = check_change(key, value, reterr);
+	if (r < 0)
+		return r;
 	r = config_lock(path, &lock, reterr);
 	if (r < 0)
 		return r;
@@ -399,14 +425,7 @@ hv_config_edit(const char *path, hv_config_edit_fn edit, void *userdata, struct 
 	r = config_lock(path, &lock, reterr);
 	if (r < 0)
 		return r;
-	r = read_full_file(path, HV_CONFIG_MAX_SIZE, &text, &size);
-	if (r == -ENOENT) {
-		text = strdup("");
-		if (!text)
-			return -ENOMEM;
-	} else if (r < 0)
-		return hv_error_set(reterr, r, "cannot read '%s': %m", path);
-	r = hv_config_parse(text, size, path, &c, reterr);
+	r = read_locked(path, &text, &size, &c, reterr);
 	if (r < 0)
 		return r;
 	r = edit(c, userdata, &ch, &n, reterr);
@@ -415,17 +434,9 @@ hv_config_edit(const char *path, hv_config_edit_fn edit, void *userdata, struct 
 	for (size_t i = 0; i < n; i++) {
 		char *out = NULL;
 
-		if (!hv_config_key_is_valid(ch[i].key)) {
-			r = hv_error_set(reterr, -EINVAL,
-			                 "config key '%s': expected letters, digits and '_'",
-			                 ch[i].key);
+		r = check_change(ch[i].key, ch[i].value, reterr);
+		if (r < 0)
 			goto out;
-		}
-		if (ch[i].value && strchr(ch[i].value, '\n')) {
-			r = hv_error_set(reterr, -EINVAL, "config key '%s': value has a newline",
-			                 ch[i].key);
-			goto out;
-		}
 		r = rewrite(text, size, c, ch[i].key, ch[i].value, &out);
 		if (r < 0)
 			goto out;
