@@ -8,6 +8,7 @@
  */
 
 #include <getopt.h>
+#include <stdbool.h>
 
 #include "basic/macro.h"
 
@@ -15,6 +16,14 @@
 
 /* Log a usage error (one line, as log_error does) and give EXIT_USAGE. */
 int usage_error(const char *fmt, ...) _printf_(1, 2);
+
+/*
+ * A program of commands, before it dispatches argv[1]: with no command, the
+ * usage on stderr and EXIT_USAGE; asked for help (help, -h, --help, -?), the
+ * usage on stdout and 0. True when the program is done then, its exit
+ * status in *ret_status; false when argv[1] is a command to run.
+ */
+bool cli_usage_or_help(int argc, char *argv[], const char *usage, int *ret_status);
 
 static inline void
 opts_reset(void)

@@ -466,18 +466,13 @@ main(int argc, char *argv[])
 {
 	_cleanup_free_ char *logpath = NULL;
 	const char *cmd;
+	int status;
 
 	(void)hv_root_log_path("nictagadm", &logpath);
 	log_open("nictagadm", logpath);
-	if (argc < 2) {
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
+	if (cli_usage_or_help(argc, argv, usage_text, &status))
+		return status;
 	cmd = argv[1];
-	if (streq(cmd, "help") || streq(cmd, "-h") || streq(cmd, "--help") || streq(cmd, "-?")) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
 	if (streq(cmd, "add") || streq(cmd, "update"))
 		return cmd_add_update(streq(cmd, "add"), argc - 1, argv + 1);
 	if (streq(cmd, "delete"))

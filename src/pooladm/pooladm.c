@@ -379,19 +379,14 @@ main(int argc, char *argv[])
 	static const char *const simple[] = {"snapshot", "rollback", "promote", "rename", "clone"};
 	_cleanup_free_ char *logpath = NULL;
 	const char *cmd;
+	int status;
 
 	(void)hv_root_log_path("pooladm", &logpath);
 	log_open("pooladm", logpath);
 
-	if (argc < 2) {
-		fputs(usage_text, stderr);
-		return EXIT_USAGE;
-	}
+	if (cli_usage_or_help(argc, argv, usage_text, &status))
+		return status;
 	cmd = argv[1];
-	if (streq(cmd, "help") || streq(cmd, "-h") || streq(cmd, "--help") || streq(cmd, "-?")) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
 	if (streq(cmd, "import") || streq(cmd, "export"))
 		return cmd_import_export(streq(cmd, "import"), argc - 1, argv + 1);
 	for (size_t i = 0; i < ELEMENTSOF(table); i++)
