@@ -71,23 +71,11 @@ vm_context_free(struct vm_context *ctx)
 static json_t *
 node_facts(void)
 {
-	_cleanup_(hv_config_freep) struct hv_config *cfg = NULL;
-	char host[UUID_STRING_LEN + 1];
-	json_t *o = json_object();
+	json_t *o =
+	        hv_json_node_facts((const char *const[]){"datacenter_name", "headnode_id", NULL});
 
-	if (!o)
-		return NULL;
-	if (hv_sysinfo_host_uuid(host, NULL) >= 0)
-		(void)hv_json_set(o, "server_uuid", json_string(host));
-	(void)hv_json_set(o, "platform_buildstamp", json_string(HV_BUILDSTAMP));
-	if (hv_node_config_load(&cfg, NULL) >= 0) {
-		const char *v;
-
-		if ((v = hv_config_get(cfg, "datacenter_name")))
-			(void)hv_json_set(o, "datacenter_name", hv_json_string_sanitized(v));
-		if ((v = hv_config_get(cfg, "headnode_id")))
-			(void)hv_json_set(o, "headnode_id", hv_json_string_sanitized(v));
-	}
+	if (o)
+		(void)hv_json_set(o, "platform_buildstamp", json_string(HV_BUILDSTAMP));
 	return o;
 }
 

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/config.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/uuid.h"
 #include "json/json.h"
 
 int
@@ -209,6 +211,25 @@ hv_json_set(json_t *obj, const char *key, json_t *value)
 	if (!value)
 		return -ENOMEM;
 	return json_object_set_new(obj, key, value) < 0 ? -ENOMEM : 0;
+}
+
+json_t *
+hv_json_node_facts(const char *const *keys)
+{
+	_cleanup_(hv_config_freep) struct hv_config *cfg = NULL;
+	char host[UUID_STRING_LEN + 1];
+	json_t *o = json_object();
+	const char *v;
+
+	if (!o)
+		return NULL;
+	if (hv_host_uuid(host, NULL) >= 0)
+		(void)hv_json_set(o, "server_uuid", json_string(host));
+	if (hv_node_config_load(&cfg, NULL) >= 0)
+		for (; *keys; keys++)
+			if ((v = hv_config_get(cfg, *keys)))
+				(void)hv_json_set(o, *keys, hv_json_string_sanitized(v));
+	return o;
 }
 
 char *

@@ -50,6 +50,14 @@ int hv_json_get_bool(const json_t *obj, const char *key, bool *ret, struct hv_er
 /* Set a member, taking ownership of value (which may be NULL after a failed constructor). */
 int hv_json_set(json_t *obj, const char *key, json_t *value);
 
+/*
+ * The node's facts as a VM's record shows them: server_uuid (when the host
+ * has one) and each of keys (NULL-terminated) that the node config sets,
+ * sanitized. lib/core's computed members and lib/mdata's record, which may
+ * not use lib/core, both start from it. NULL only on OOM.
+ */
+json_t *hv_json_node_facts(const char *const *keys);
+
 /* The name of a JSON type as messages use it: "string", "number", … */
 const char *hv_json_type_name(const json_t *j);
 

@@ -75,23 +75,6 @@ hv_mdata_record_free(struct hv_mdata_record *r)
 	return NULL;
 }
 
-static json_t *
-node_facts(void)
-{
-	_cleanup_(hv_config_freep) struct hv_config *cfg = NULL;
-	char host[UUID_STRING_LEN + 1];
-	json_t *o = json_object();
-	const char *v;
-
-	if (!o)
-		return NULL;
-	if (hv_host_uuid(host, NULL) >= 0)
-		(void)hv_json_set(o, "server_uuid", json_string(host));
-	if (hv_node_config_load(&cfg, NULL) >= 0 && (v = hv_config_get(cfg, "datacenter_name")))
-		(void)hv_json_set(o, "datacenter_name", hv_json_string_sanitized(v));
-	return o;
-}
-
 static void
 record_freep(struct hv_mdata_record **r)
 {
@@ -113,7 +96,8 @@ hv_mdata_record_new(const char *uuid, struct hv_mdata_record **ret)
 	if (asprintf(&rec, HV_POOL_DIR "/%s/config/vm.json", uuid) < 0 ||
 	    asprintf(&lock, HV_RUN_DIR "/vm/%s.lock", uuid) < 0 ||
 	    hv_root_path(rec, &r->path) < 0 || hv_root_path(lock, &r->lock_path) < 0 ||
-	    hv_root_path(HV_RUN_DIR "/vmadmd.notify", &r->notify) < 0 || !(r->facts = node_facts()))
+	    hv_root_path(HV_RUN_DIR "/vmadmd.notify", &r->notify) < 0 ||
+	    !(r->facts = hv_json_node_facts((const char *const[]){"datacenter_name", NULL})))
 		return -ENOMEM;
 	*ret = TAKE_PTR(r);
 	return 0;
