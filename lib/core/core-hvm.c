@@ -442,13 +442,13 @@ hv_vm_info(const char *uuid, const char *types, json_t **ret, struct hv_error **
 		if ((r = hv_qmp_execute(q, map[k].cmd, NULL, QMP_WAIT, &v, reterr)) < 0)
 			return r;
 		if (streq(map[k].type, "vnc")) {
-			int64_t port = 0;
+			/* The TCP port is zoneadmd's (vnc_port, or the free one 0 took). */
+			struct hv_zone_runtime rt = {0};
 			_cleanup_free_ char *vnc = NULL;
-			(void)hv_json_get_int(rec, "vnc_port", &port, NULL);
 			if (hv_vm_socket_path(zonepath, "vm.vnc", &vnc) >= 0)
 				(void)hv_json_set(v, "unix_socket", json_string(vnc));
-			if (port > 0)
-				(void)hv_json_set(v, "port", json_integer(port));
+			if (hv_zone_running(uuid, &rt) > 0 && rt.vnc_port > 0)
+				(void)hv_json_set(v, "port", json_integer(rt.vnc_port));
 		}
 		if (hv_json_set(out, map[k].type, v) < 0)
 			return -ENOMEM;

@@ -671,9 +671,11 @@ static const struct hv_prop props[] = {
 	{.name = "state", .type = HV_PROP_STRING, .brands = HV_BRANDS_ALL, .flags = HV_PROP_RO,
 	 .header = "STATE", .width = 16,
 	 .values = "configured|incomplete|provisioning|failed|stopped|ready|running|stopping|"
-	           "shutting_down|down|receiving",
+	           "shutting_down|down|receiving|paused",
 	 .doc = "The VM's state as vmadm sees it: zone_state, with installed shown as stopped "
-	        "and the provisioning, failed, stopping and receiving states added."},
+	        "and the provisioning, failed, stopping and receiving states added; a kvm VM "
+	        "whose QEMU stopped its CPUs (QMP stop, a disk error) is paused until they run "
+	        "again."},
 	{.name = "tags", .type = HV_PROP_MAP, .brands = HV_BRANDS_ALL, .flags = CUL,
 	 .max = HV_VM_MAX_MAP, .default_doc = "{}",
 	 .doc = "Free-form labels (strings, numbers or booleans), which the guest sees as the "
@@ -685,10 +687,12 @@ static const struct hv_prop props[] = {
 	        "effect at the next boot."},
 	{.name = "transition_expire", .type = HV_PROP_INT, .brands = HV_BRANDS_HVM,
 	 .flags = HV_PROP_RO,
-	 .doc = "While a kvm VM stops or reboots: when the wait ends (ms since the epoch)."},
+	 .doc = "SmartOS's end of a kvm VM's stop or reboot wait (ms since the epoch). Sable "
+	        "does not set it: zoneadmd holds the wait, and the VM shows shutting_down."},
 	{.name = "transition_to", .type = HV_PROP_STRING, .brands = HV_BRANDS_HVM,
 	 .flags = HV_PROP_RO, .values = "stopped|start|running",
-	 .doc = "While a kvm VM stops or reboots: the state it is on its way to."},
+	 .doc = "SmartOS's target of a kvm VM's stop or reboot. Sable does not set it: a VM "
+	        "on its way down shows state shutting_down, and vmadm stop waits for it."},
 	{.name = "type", .type = HV_PROP_STRING, .brands = HV_BRANDS_ALL, .flags = HV_PROP_RO,
 	 .values = "OS|LX|KVM|BHYVE", .header = "TYPE", .width = 4,
 	 .doc = "The brand's family: LX for lx, KVM for kvm (OS and BHYVE for the brands Sable "

@@ -202,6 +202,9 @@ runtime_members(json_t *vm, const char *uuid)
 			r = set_iso(vm, "exit_timestamp", rt.exit_timestamp * USEC_PER_SEC);
 	}
 	state = streq(zone_state, "installed") ? "stopped" : zone_state;
+	/* A kvm VM whose QEMU stopped its CPUs (QMP STOP) is paused until RESUME. */
+	if (running && rt.paused && rt.state == HV_ZONE_RUNNING)
+		state = "paused";
 	if (op && streq(op, "create"))
 		state = "provisioning";
 	else if (op && streq(op, "receive"))

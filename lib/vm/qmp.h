@@ -28,6 +28,11 @@ struct hv_qmp;
  */
 int hv_qmp_connect(const char *path, int64_t timeout_ms, struct hv_qmp **ret,
                    struct hv_error **reterr);
+/*
+ * The same on a connected stream fd (taken over, closed on failure too):
+ * the greeting and qmp_capabilities. The fuzz target feeds it replies.
+ */
+int hv_qmp_open_fd(int fd, int64_t timeout_ms, struct hv_qmp **ret, struct hv_error **reterr);
 struct hv_qmp *hv_qmp_free(struct hv_qmp *q);
 static inline void
 hv_qmp_freep(struct hv_qmp **q)

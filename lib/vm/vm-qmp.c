@@ -83,8 +83,6 @@ connect_unix(const char *path, int *ret)
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		return -errno;
 	*ret = TAKE_FD(fd);
 	return 0;
 }
@@ -318,7 +316,7 @@ hv_qmp_read_event(struct hv_qmp *q, json_t **ret)
 }
 
 int
-hv_qmp_connect(const char *path, int64_t timeout_ms, struct hv_qmp **ret, struct hv_error **reterr)
+hv_qmp_open_fd(int fd, int64_t timeout_ms, struct hv_qmp **ret, struct hv_error **reterr)
 {
 	uint64_t deadline = now_usec(CLOCK_MONOTONIC) +
 	                    (uint64_t)(timeout_ms < 0 ? HV_QMP_TIMEOUT_MS : timeout_ms) * 1000;
@@ -326,21 +324,35 @@ hv_qmp_connect(const char *path, int64_t timeout_ms, struct hv_qmp **ret, struct
 	json_auto_t *greeting = NULL;
 	int r;
 
-	if (!q || !(q->events = json_array()))
+	if (!q || !(q->events = json_array())) {
+		safe_close(fd);
 		return -ENOMEM;
-	q->fd = -EBADF;
-	r = connect_unix(path, &q->fd);
-	if (r < 0)
-		return hv_error_set(reterr, r, "QMP socket '%s': %m", path);
+	}
+	q->fd = fd;
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return hv_error_set(reterr, -errno, "QMP: %m");
 	r = read_reply(q, deadline, 0, &greeting);
 	if (r < 0)
-		return hv_error_set(reterr, r, "QMP socket '%s': no greeting: %m", path);
+		return hv_error_set(reterr, r, "no greeting: %m");
 	if (!json_object_get(greeting, "QMP"))
-		return hv_error_set(reterr, -EPROTO, "QMP socket '%s': not a QMP greeting", path);
-	q->version = json_incref(json_object_get(json_object_get(greeting, "QMP"), "version"));
+		return hv_error_set(reterr, -EPROTO, "not a QMP greeting");
+	q->version = json_object_get(json_object_get(greeting, "QMP"), "version");
+	q->version = json_is_object(q->version) ? json_incref(q->version) : NULL;
 	r = hv_qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, NULL, reterr);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(q);
 	return 0;
+}
+
+int
+hv_qmp_connect(const char *path, int64_t timeout_ms, struct hv_qmp **ret, struct hv_error **reterr)
+{
+	int fd = -EBADF, r;
+
+	r = connect_unix(path, &fd);
+	if (r < 0)
+		return hv_error_set(reterr, r, "QMP socket '%s': %m", path);
+	r = hv_qmp_open_fd(fd, timeout_ms, ret, reterr);
+	return r < 0 ? hv_error_prefix(reterr, r, "QMP socket '%s'", path) : 0;
 }

@@ -140,6 +140,9 @@ hv_zone_runtime_load(const char *uuid, struct hv_zone_runtime *ret, struct hv_er
 		ret->exit_timestamp = (uint64_t)v;
 	if (hv_json_get_int(o, "zoneid", &v, NULL) >= 0)
 		ret->zoneid = (uint64_t)v;
+	if (hv_json_get_int(o, "vnc_port", &v, NULL) >= 0)
+		ret->vnc_port = (int)v;
+	ret->paused = json_is_true(json_object_get(o, "paused"));
 	return 0;
 }
 
@@ -155,12 +158,13 @@ hv_zone_runtime_save(const char *uuid, const struct hv_zone_runtime *rt, struct 
 		return r;
 	if ((r = mkdir_p(dir, 0700)) < 0)
 		return hv_error_set(reterr, r, "cannot create '%s': %m", dir);
-	o = json_pack("{s:s, s:i, s:I, s:i, s:I, s:i, s:I, s:I}", "state",
+	o = json_pack("{s:s, s:i, s:I, s:i, s:I, s:i, s:I, s:I, s:i, s:b}", "state",
 	              hv_zone_state_to_string(rt->state), "init_pid", (int)rt->init_pid,
 	              "init_starttime", (json_int_t)rt->init_starttime, "zoneadmd_pid",
 	              (int)rt->zoneadmd_pid, "boot_timestamp", (json_int_t)rt->boot_timestamp,
 	              "exit_status", rt->exit_status, "exit_timestamp",
-	              (json_int_t)rt->exit_timestamp, "zoneid", (json_int_t)rt->zoneid);
+	              (json_int_t)rt->exit_timestamp, "zoneid", (json_int_t)rt->zoneid, "vnc_port",
+	              rt->vnc_port, "paused", rt->paused);
 	if (!o || !(text = hv_json_dumps(o)))
 		return -ENOMEM;
 	r = write_file_replace(path, text, strlen(text), 0644);

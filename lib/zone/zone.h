@@ -70,6 +70,8 @@ struct hv_zone_runtime {
 	int exit_status;         /* of the last init: exit code, 128+signal, or -1 unknown */
 	uint64_t exit_timestamp;
 	uint64_t zoneid; /* this boot's id: the zone's cgroup id, as BPF sees it (0: none) */
+	int vnc_port;    /* kvm: the TCP port zoneadmd listens on for VNC (0: none) */
+	bool paused;     /* kvm: QEMU stopped the guest's CPUs (QMP STOP, until RESUME) */
 };
 
 int hv_zone_runtime_path(const char *uuid, const char *suffix, char **ret);

@@ -382,17 +382,24 @@ static void
 hvm_vnc_close(struct daemon *d)
 {
 	d->vnc_listen = safe_close(d->vnc_listen);
+	d->rt.vnc_port = 0;
 }
 
-/* vnc_port: ours to listen on (QEMU has no network); each client is handed to QEMU. */
+/*
+ * vnc_port: ours to listen on (QEMU has no network); each client is handed
+ * to QEMU. 0 takes a free port (the kernel's choice, as SmartOS's random
+ * port), -1 none; the port in use is kept in the run record, where vmadm
+ * info vnc finds it and a new zoneadmd takes the same one again.
+ */
 static int
 hvm_vnc_listen(struct daemon *d, int port, struct hv_error **reterr)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	socklen_t len = sizeof(sa);
 	_cleanup_close_ int fd = -EBADF;
 	int one = 1;
 
-	if (port <= 0)
+	if (port < 0)
 		return 0;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -401,9 +408,10 @@ hvm_vnc_listen(struct daemon *d, int port, struct hv_error **reterr)
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return hv_error_set(reterr, -errno, "vnc_port %d: %s", port,
 		                    errno == EADDRINUSE ? "the port is in use" : strerror(errno));
-	if (listen(fd, 4) < 0)
+	if (listen(fd, 4) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
 		return hv_error_set(reterr, -errno, "vnc_port %d: %m", port);
 	d->vnc_listen = TAKE_FD(fd);
+	d->rt.vnc_port = ntohs(sa.sin_port);
 	return 0;
 }
 
@@ -524,6 +532,7 @@ hvm_boot(struct daemon *d, struct hv_error **reterr)
 	(void)hv_proc_starttime(pid, &d->rt.init_starttime);
 	d->rt.boot_timestamp = (uint64_t)time(NULL);
 	d->rt.zoneid = hv_cgroup_id(d->cg);
+	d->rt.paused = false;
 	(void)set_state(d, HV_ZONE_RUNNING);
 	return 0;
 }
@@ -534,17 +543,53 @@ hvm_adopt(struct daemon *d, struct hv_error **reterr)
 {
 	_cleanup_(hv_vm_machine_done) struct hv_vm_machine m = {0};
 	_cleanup_free_ char *sup = NULL;
-	int r;
+	json_auto_t *status = NULL;
+	int r, port;
 
 	if (hv_vm_socket_path(d->c.zonepath, "vm.sup", &sup) < 0)
 		return -ENOMEM;
 	if ((r = hv_qmp_connect(sup, -1, &d->qmp, reterr)) < 0)
 		return r;
 	hvm_connect_serial(d);
-	if (hv_vm_machine_load(d->c.zonepath, &m, NULL) >= 0 &&
-	    hvm_vnc_listen(d, m.vnc_port, reterr) < 0)
-		log_warning("VM %s: %s", d->c.uuid, hv_error_message(*reterr, -EADDRINUSE));
+	if (hv_qmp_execute(d->qmp, "query-status", NULL, -1, &status, NULL) >= 0)
+		d->rt.paused = streq(strempty(json_string_value(json_object_get(status, "status"))),
+		                     "paused");
+	/* The port the old zoneadmd had, when vnc_port let it choose. */
+	port = d->rt.vnc_port;
+	d->rt.vnc_port = 0;
+	if (hv_vm_machine_load(d->c.zonepath, &m, NULL) < 0)
+		return 0;
+	if (m.vnc_port != 0 || port <= 0 || hvm_vnc_listen(d, port, NULL) < 0) {
+		_cleanup_hv_error_ struct hv_error *e = NULL;
+		if ((r = hvm_vnc_listen(d, m.vnc_port, &e)) < 0)
+			log_warning("VM %s: %s", d->c.uuid, hv_error_message(e, r));
+	}
 	return 0;
+}
+
+/*
+ * QEMU's events become the VM's state in the run record, which vmadmd
+ * watches and turns into `vmadm events` (as SmartOS's vmadmd turns them
+ * into the VM's state): STOP/RESUME pause and resume it (state paused),
+ * RESET is a new boot (boot_timestamp), SHUTDOWN is the machine going down
+ * (shutting_down, then QEMU exits and the zone is stopped).
+ */
+static void
+hvm_event(struct daemon *d, const char *name)
+{
+	if (streq(name, "STOP"))
+		d->rt.paused = true;
+	else if (streq(name, "RESUME"))
+		d->rt.paused = false;
+	else if (streq(name, "RESET")) {
+		d->rt.paused = false;
+		d->rt.boot_timestamp = (uint64_t)time(NULL);
+	} else if (streq(name, "SHUTDOWN")) {
+		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
+		return;
+	} else
+		return;
+	(void)set_state(d, d->rt.state);
 }
 
 static void
@@ -554,8 +599,10 @@ hvm_events(struct daemon *d)
 	int r;
 
 	while ((r = hv_qmp_read_event(d->qmp, &ev)) > 0) {
-		log_info("VM %s: QEMU event %s", d->c.uuid,
-		         strempty(json_string_value(json_object_get(ev, "event"))));
+		const char *name = strempty(json_string_value(json_object_get(ev, "event")));
+
+		log_info("VM %s: QEMU event %s", d->c.uuid, name);
+		hvm_event(d, name);
 		json_decref(ev);
 	}
 	if (r < 0)
@@ -676,6 +723,7 @@ cleanup_down(struct daemon *d)
 	d->console = safe_close(d->console);
 	d->rt.init_pid = 0;
 	d->rt.zoneid = 0;
+	d->rt.paused = false;
 	(void)set_state(d, HV_ZONE_INSTALLED);
 }
 

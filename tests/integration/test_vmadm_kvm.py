@@ -11,8 +11,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
+import uuid as uuidlib
 
 import pytest
 
@@ -42,7 +45,24 @@ class KvmNode:
     def __init__(self, root, image):
         self.root = root
         self.image = image
+        self.vmadmd = None
         root.run("imgadm", "install", "-q", "-m", image["manifest"], "-f", image["file"])
+
+    def start_vmadmd(self):
+        self.vmadmd = subprocess.Popen([program("vmadmd")], env=self.root.env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sock = self.root.file("var/run/sable/vmadmd.events")
+        for _ in range(200):
+            if os.path.exists(sock):
+                return
+            time.sleep(0.02)
+        raise AssertionError("vmadmd did not come up")
+
+    def stop_vmadmd(self):
+        if self.vmadmd:
+            self.vmadmd.send_signal(signal.SIGTERM)
+            assert self.vmadmd.wait(10) == 0
+            self.vmadmd = None
 
     def vmadm(self, *args, check=True, input=None):
         p = subprocess.run([program("vmadm"), *args], env=self.root.env, capture_output=True,
@@ -104,7 +124,11 @@ class KvmNode:
     def runtime(self, uuid):
         return json.load(open(self.root.file(f"var/run/sable/zones/{uuid}.json")))
 
+    def record(self, uuid):
+        return json.load(open(os.path.join(self.zonepath(uuid), "config", "vm.json")))
+
     def close(self):
+        self.stop_vmadmd()
         for vm in json.loads(self.vmadm("lookup", "-j", check=False).stdout or "[]"):
             self.vmadm("delete", vm["uuid"], check=False)
 
@@ -249,3 +273,202 @@ def test_bad_input_is_refused_and_leaves_nothing(kvm, busybox_image):
     port = s.getsockname()[1]
     kvm.refused(dict(p, vnc_port=port), f"vnc_port {port}", "in use")
     s.close()
+
+
+def wait_for(what, timeout=BOOT_TIMEOUT):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.05)
+    return what()
+
+
+def memory_cgroup(pid):
+    """The memory cgroup directory of pid (cgroup v1 here, v2 on pure hosts)."""
+    for line in open(f"/proc/{pid}/cgroup"):
+        n, ctrl, path = line.rstrip("\n").split(":", 2)
+        if "memory" in ctrl.split(","):
+            return "/sys/fs/cgroup/memory" + path, "memory.limit_in_bytes"
+    for line in open(f"/proc/{pid}/cgroup"):
+        if line.startswith("0::"):
+            return "/sys/fs/cgroup" + line[3:].strip(), "memory.max"
+    raise AssertionError(f"pid {pid} has no memory cgroup")
+
+
+def test_five_vms_at_once_each_capped_and_alone_with_its_disk(kvm):
+    made, errors = [], []
+
+    def create(i):
+        try:
+            made.append(kvm.create(alias=f"kvm-{i}", ram=96))
+        except AssertionError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(made) == 5, errors
+    for u in made:
+        kvm.wait_console(u, f"SABLE-MDATA {u}", timeout=120)
+    disks = {u: json.loads(kvm.vmadm("get", u).stdout)["disks"][0]["path"] for u in made}
+    for u in made:
+        vm = json.loads(kvm.vmadm("get", u).stdout)
+        [pid] = qemu_pids(u)
+        # Its memory cap: max_physical_memory (ram + 1024 MiB by default), QEMU inside it.
+        assert vm["max_physical_memory"] == 96 + 1024
+        cg, limit = memory_cgroup(pid)
+        assert u in cg, cg
+        assert int(open(os.path.join(cg, limit)).read()) == vm["max_physical_memory"] << 20
+        procs = open(os.path.join(cg, "cgroup.procs")).read().split()
+        assert str(pid) in procs
+        # Its world: its own disk and socket directory, no other guest's disk, no pool.
+        assert sorted(os.listdir(f"/proc/{pid}/root/vm")) == ["disk0", "run"]
+        for other, path in disks.items():
+            assert not os.path.exists(f"/proc/{pid}/root{path}"), (u, other, path)
+        assert not os.path.exists(f"/proc/{pid}/root{kvm.root.path}")
+        assert set(os.listdir(f"/proc/{pid}/root")) <= {"bin", "dev", "etc", "lib", "lib64",
+                                                       "proc", "usr", "vm"}
+    errors.clear()
+
+    def stop(u):
+        p = kvm.vmadm("stop", u, check=False)
+        if p.returncode:
+            errors.append(p.stderr)
+
+    threads = [threading.Thread(target=stop, args=(u,)) for u in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for u in made:
+        assert qemu_pids(u) == []
+        assert "SABLE-GUEST-POWEROFF" in kvm.console(u)
+        assert json.loads(kvm.vmadm("get", u).stdout)["state"] == "stopped"
+
+
+def read_events(ev, until, timeout=BOOT_TIMEOUT):
+    """vmadm events -j lines until one satisfies until(event); all of them."""
+    import select
+    got = []
+    end = time.time() + timeout
+    fd = ev.stdout.fileno()
+    while time.time() < end:
+        if not select.select([fd], [], [], 0.1)[0]:
+            continue
+        chunk = os.read(fd, 65536).decode()
+        assert chunk, f"vmadm events ended; got {got}"
+        ev.buf = getattr(ev, "buf", "") + chunk
+        *lines, ev.buf = ev.buf.split("\n")
+        for line in lines:
+            got.append(json.loads(line))
+            if until(got[-1]):
+                return got
+    raise AssertionError(f"no such event in time; got {got}")
+
+
+def state_change(new):
+    return lambda e: any(c["prettyPath"] == "state" and c["newValue"] == new
+                         for c in e.get("changes", []))
+
+
+def qmp(zonepath, *cmds):
+    """Run QMP commands on the VM's vm.qmp socket, as an operator would."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(zonepath, "root/tmp/vm.qmp"))
+    f = s.makefile("rw")
+    json.loads(f.readline())
+    out = []
+    for c in ("qmp_capabilities",) + cmds:
+        f.write(json.dumps({"execute": c}) + "\n")
+        f.flush()
+        while True:
+            m = json.loads(f.readline())
+            if "return" in m or "error" in m:
+                out.append(m)
+                break
+    s.close()
+    return out[1:]
+
+
+def test_qemu_events_vnc_exit_record_and_autoboot(kvm):
+    kvm.start_vmadmd()
+    ev = subprocess.Popen([program("vmadm"), "events", "-j"], env=kvm.root.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        u = kvm.create(vnc_port=0)
+        kvm.wait_console(u, "SABLE-GUEST-UP")
+        read_events(ev, state_change("running"))
+        # vnc_port 0: a free port, reported by info vnc, where QEMU's VNC server answers.
+        vnc = json.loads(kvm.vmadm("info", u, "vnc").stdout)["vnc"]
+        assert vnc["port"] > 0 and vnc["unix_socket"].endswith("/root/tmp/vm.vnc")
+        with socket.create_connection(("127.0.0.1", vnc["port"]), timeout=10) as c:
+            assert c.recv(12).startswith(b"RFB 003.")
+        # QEMU's events: STOP and RESUME pause the VM and back, RESET is a new boot.
+        boot = json.loads(kvm.vmadm("get", u).stdout)["boot_timestamp"]
+        qmp(kvm.zonepath(u), "stop")
+        read_events(ev, state_change("paused"))
+        assert json.loads(kvm.vmadm("get", u).stdout)["state"] == "paused"
+        qmp(kvm.zonepath(u), "cont")
+        read_events(ev, state_change("running"))
+        time.sleep(1.1)  # boot_timestamp has seconds
+        kvm.vmadm("reboot", "-F", u)
+        read_events(ev, lambda e: any(c["prettyPath"] == "boot_timestamp"
+                                      for c in e.get("changes", [])))
+        assert json.loads(kvm.vmadm("get", u).stdout)["boot_timestamp"] != boot
+        kvm.wait_console(u, "SABLE-GUEST-UP", count=2)
+        # kill -9 of QEMU: stopped, and vmadmd keeps the exit in the VM's record.
+        [pid] = qemu_pids(u)
+        os.kill(pid, signal.SIGKILL)
+        read_events(ev, state_change("stopped"))
+    finally:
+        ev.kill()
+        ev.wait()
+    rec = wait_for(lambda: "exit_status" in kvm.record(u) and kvm.record(u))
+    assert rec["exit_status"] == 128 + signal.SIGKILL and "exit_timestamp" in rec
+    assert rec["autoboot"] is True
+    # A host boot (vmadmd's once-per-boot marker gone): the autoboot VM runs again.
+    kvm.stop_vmadmd()
+    os.unlink(kvm.root.file("var/run/sable/vmadmd.autobooted"))
+    kvm.start_vmadmd()
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=3)
+    assert json.loads(kvm.vmadm("get", u).stdout)["state"] == "running"
+    kvm.vmadm("stop", "-F", u)
+
+
+def test_a_nic_on_a_tag_has_link(kvm, netns):
+    """The guest's virtio NIC is a tap on the external tag; a host beyond the uplink pings it."""
+    tag = uuidlib.uuid4().hex[:6]
+    router = netns(f"sbt-k-{tag}")
+    up, far = f"sbku{tag}", f"sbkr{tag}"
+
+    def sh(*cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, check=True)
+
+    sh("ip", "link", "add", up, "type", "veth", "peer", "name", far)
+    try:
+        sh("ip", "link", "set", far, "netns", router)
+        sh("ip", "link", "set", up, "up")
+        ip = ["ip", "netns", "exec", router, "ip"]
+        sh(*ip, "link", "set", far, "name", "eth0")
+        sh(*ip, "link", "set", "eth0", "up")
+        sh(*ip, "addr", "add", "198.51.100.1/24", "dev", "eth0")
+        mac = open(f"/sys/class/net/{up}/address").read().strip()
+        kvm.root.run("nictagadm", "add", "external", mac)
+        u = kvm.create(nics=[{"nic_tag": "external", "ips": ["198.51.100.40/24"],
+                              "model": "virtio", "primary": True}])
+        kvm.wait_console(u, "SABLE-NET eth0 198.51.100.40/24")
+        guest_mac = json.loads(kvm.vmadm("get", u).stdout)["nics"][0]["mac"]
+        p = subprocess.run(["ip", "netns", "exec", router, "busybox", "ping", "-c", "1", "-W", "5",
+                            "198.51.100.40"], capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr + kvm.console(u)[-1500:]
+        neigh = subprocess.run(["ip", "netns", "exec", router, "ip", "neigh"],
+                               capture_output=True, text=True).stdout
+        assert guest_mac in neigh, neigh
+        kvm.vmadm("delete", u)
+    finally:
+        subprocess.run(["ip", "link", "del", up], capture_output=True)
