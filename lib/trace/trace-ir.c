@@ -141,6 +141,19 @@ copy(struct lower *lw, int dst, unsigned doff, unsigned dsize, int src, unsigned
 	return 0;
 }
 
+/*
+ * v holds the expression's value: move it down into d, the first register
+ * the expression took, and free every register after d.
+ */
+static int
+settle(struct lower *lw, int d, int v, int *ret)
+{
+	E(.op = IR_MOV, .d = d, .a = v);
+	lw->ip->vreg_next = d + 1;
+	*ret = d;
+	return 0;
+}
+
 static int lower_expr(struct lower *lw, struct tnode *n, int *ret);
 static int new_action(struct lower *lw, enum action_kind kind, int clause, int *ret);
 
@@ -321,10 +334,7 @@ lower_arg(struct lower *lw, int i, int *ret)
 		TRY(vreg(lw, &regs));
 		E(.op = IR_CTX, .d = regs, .imm = 16);
 		TRY(kread(lw, regs, i ? lw->p->kofs.task_tgid : lw->p->kofs.task_pid, 4, &dst));
-		E(.op = IR_MOV, .d = regs, .a = dst);
-		lw->ip->vreg_next = regs + 1;
-		*ret = regs;
-		return 0;
+		return settle(lw, regs, dst, ret);
 	case AP_SIGNAL:
 		/* arg0 = the receiver's pid, arg1 = its tid, arg2 = the signal */
 		if (i > 2)
@@ -340,10 +350,7 @@ lower_arg(struct lower *lw, int i, int *ret)
 		TRY(kofs(lw));
 		E(.op = IR_CTX, .d = regs, .imm = 16);
 		TRY(kread(lw, regs, i ? lw->p->kofs.task_pid : lw->p->kofs.task_tgid, 4, &dst));
-		E(.op = IR_MOV, .d = regs, .a = dst);
-		lw->ip->vreg_next = regs + 1;
-		*ret = regs;
-		return 0;
+		return settle(lw, regs, dst, ret);
 	case AP_IO_START:
 	case AP_IO_DONE:
 		/* arg0 = the request; start: arg1 = its bytes; done: arg1 = error, arg2 = bytes */
@@ -365,10 +372,7 @@ lower_arg(struct lower *lw, int i, int *ret)
 		TRY(kofs(lw));
 		E(.op = IR_CTX, .d = regs, .imm = 0);
 		TRY(kread(lw, regs, lw->p->kofs.rq_data_len, 4, &dst));
-		E(.op = IR_MOV, .d = regs, .a = dst);
-		lw->ip->vreg_next = regs + 1;
-		*ret = regs;
-		return 0;
+		return settle(lw, regs, dst, ret);
 	case AP_SCHED_EXEC:
 	case AP_SCHED_EXIT:
 	case AP_SCHED_FORK:
@@ -399,10 +403,7 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 		TRY(task(lw, &d));
 		TRY(kread(lw, d, n->sym == BI_PID ? lw->p->kofs.task_tgid : lw->p->kofs.task_pid, 4,
 		          ret));
-		E(.op = IR_MOV, .d = d, .a = *ret);
-		lw->ip->vreg_next = d + 1;
-		*ret = d;
-		return 0;
+		return settle(lw, d, *ret, ret);
 	case BI_PPID: {
 		int par;
 
@@ -410,10 +411,7 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 		TRY(task(lw, &d));
 		TRY(kread(lw, d, lw->p->kofs.task_real_parent, 8, &par));
 		TRY(kread(lw, par, lw->p->kofs.task_tgid, 4, ret));
-		E(.op = IR_MOV, .d = d, .a = *ret);
-		lw->ip->vreg_next = d + 1;
-		*ret = d;
-		return 0;
+		return settle(lw, d, *ret, ret);
 	}
 	case BI_VTIMESTAMP: {
 		int v;
@@ -421,10 +419,7 @@ lower_builtin(struct lower *lw, struct tnode *n, int *ret)
 		TRY(kofs(lw));
 		TRY(task(lw, &d));
 		TRY(kread(lw, d, lw->p->kofs.task_se + lw->p->kofs.se_sum_exec_runtime, 8, &v));
-		E(.op = IR_MOV, .d = d, .a = v);
-		lw->ip->vreg_next = d + 1;
-		*ret = d;
-		return 0;
+		return settle(lw, d, v, ret);
 	}
 	case BI_ERRNO: {
 		int ok = label(lw);
