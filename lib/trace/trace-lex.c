@@ -202,8 +202,13 @@ is_ident(char c)
 	return isalnum((unsigned char)c) || c == '_' || c == '`';
 }
 
-int
-lexer_next(struct lexer *lx)
+/*
+ * The start of every token, in either mode: the lexer's error again once it
+ * has one, blanks and comments skipped, the token's position noted. 1 when
+ * there is text to lex, 0 at the end of the input (an EOF token), or an error.
+ */
+static int
+token_begin(struct lexer *lx)
 {
 	int r;
 
@@ -216,6 +221,25 @@ lexer_next(struct lexer *lx)
 		lx->tok.kind = TK_EOF;
 		return 0;
 	}
+	return 1;
+}
+
+/* A token of kind whose text is the n bytes at start, kept as long as the lexer. */
+static int
+token_text(struct lexer *lx, enum tok kind, const char *start, size_t n)
+{
+	lx->tok.kind = kind;
+	lx->tok.str = keep(lx, strndup(start, n));
+	return lx->tok.str ? 0 : -ENOMEM;
+}
+
+int
+lexer_next(struct lexer *lx)
+{
+	int r;
+
+	if ((r = token_begin(lx)) <= 0)
+		return r;
 	if (*lx->p == '"')
 		return lex_string(lx);
 	if (isdigit((unsigned char)*lx->p))
@@ -230,10 +254,8 @@ lexer_next(struct lexer *lx)
 			advance(lx);
 		if (kind == TK_MACRO && lx->p == start + 1)
 			return lex_error(lx, lx->tok.line, lx->tok.col, "'$' without a name");
-		lx->tok.kind = kind;
-		lx->tok.str = keep(lx, strndup(start + (kind != TK_IDENT),
-		                               lx->p - start - (kind != TK_IDENT)));
-		return lx->tok.str ? 0 : -ENOMEM;
+		return token_text(lx, kind, start + (kind != TK_IDENT),
+		                  lx->p - start - (kind != TK_IDENT));
 	}
 	for (size_t i = 0; i < ELEMENTSOF(puncts); i++) {
 		size_t l = strlen(puncts[i]);
@@ -258,15 +280,8 @@ lexer_next_probes(struct lexer *lx)
 	const char *start;
 	int r;
 
-	if (lx->err)
-		return lx->err;
-	if ((r = skip_space(lx)) < 0)
+	if ((r = token_begin(lx)) <= 0)
 		return r;
-	lx->tok = (struct token){.line = lx->line, .col = lx->col};
-	if (!*lx->p) {
-		lx->tok.kind = TK_EOF;
-		return 0;
-	}
 	start = lx->p;
 	while (*lx->p && !isspace((unsigned char)*lx->p) && !strchr(",/{}", *lx->p)) {
 		if (lx->p[0] == '/' && lx->p[1] == '*')
@@ -275,9 +290,7 @@ lexer_next_probes(struct lexer *lx)
 	}
 	if (lx->p == start)
 		return lexer_next(lx); /* punctuation: the parser says what it expected */
-	lx->tok.kind = TK_PROBES;
-	lx->tok.str = keep(lx, strndup(start, lx->p - start));
-	return lx->tok.str ? 0 : -ENOMEM;
+	return token_text(lx, TK_PROBES, start, lx->p - start);
 }
 
 bool
