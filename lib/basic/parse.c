@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -168,4 +169,51 @@ parse_boolean(const char *s, bool *ret)
 		}
 	}
 	return -EINVAL;
+}
+
+int
+parse_mac(const char *s, uint8_t ret[static 6])
+{
+	const char *p = s;
+
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+		int n = 0;
+
+		while (n < 3) {
+			char c = p[n];
+			unsigned d;
+
+			if (c >= '0' && c <= '9')
+				d = (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				d = (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				d = (unsigned)(c - 'A' + 10);
+			else
+				break;
+			v = v * 16 + d;
+			n++;
+		}
+		if (n < 1 || n > 2)
+			return -EINVAL;
+		if (i < 5 ? p[n] != ':' : p[n] != 0)
+			return -EINVAL;
+		ret[i] = (uint8_t)v;
+		p += n + 1;
+	}
+	return 0;
+}
+
+int
+mac_normalize(const char *s, char ret[static 18])
+{
+	uint8_t b[6];
+
+	if (parse_mac(s, b) < 0)
+		return -EINVAL;
+	snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+	return 0;
 }

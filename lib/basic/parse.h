@@ -24,3 +24,13 @@ int parse_size(const char *s, uint64_t *ret);
 
 /* "true/false", "yes/no", "on/off", "1/0". */
 int parse_boolean(const char *s, bool *ret);
+
+/*
+ * A MAC address as bytes: six octets of 1 or 2 hex digits in any case,
+ * separated by ':' ("02:aa:bb:cc:dd:ee", or "0:c:29:a:b:c" as SmartOS
+ * writes them). Anything else, NULL included, is -EINVAL.
+ */
+int parse_mac(const char *s, uint8_t ret[static 6]);
+
+/* The same MAC in canonical form: lower case, two digits an octet. */
+int mac_normalize(const char *s, char ret[static 18]);

@@ -434,24 +434,6 @@ collect_boot_params(json_t *o)
 	return 0;
 }
 
-int
-hv_mac_normalize(const char *s, char ret[static 18])
-{
-	unsigned b[6];
-	const char *p = s;
-
-	/* SmartOS writes MACs without leading zeros ("0:c:29:a:b:c"); accept both. */
-	for (int i = 0; i < 6; i++) {
-		size_t n = strspn(p, "0123456789abcdefABCDEF");
-		if (n < 1 || n > 2 || (i < 5 && p[n] != ':') || (i == 5 && p[n]))
-			return -EINVAL;
-		b[i] = (unsigned)strtoul(p, NULL, 16);
-		p += n + 1;
-	}
-	snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-	return 0;
-}
-
 /* nic tags from the node config whose <tag>_nic is mac, sorted. */
 static int
 nic_tags_for(const struct hv_config *cfg, const char *mac, json_t **ret)
@@ -466,7 +448,7 @@ nic_tags_for(const struct hv_config *cfg, const char *mac, json_t **ret)
 		char m[18];
 
 		if (kl <= 4 || !streq(k + kl - 4, "_nic") ||
-		    hv_mac_normalize(cfg->entries[i].value, m) < 0 || !streq(m, mac))
+		    mac_normalize(cfg->entries[i].value, m) < 0 || !streq(m, mac))
 			continue;
 		r = strv_consume(&tags, strndup(k, kl - 4));
 		if (r < 0)
@@ -538,7 +520,7 @@ collect_nics(json_t *o, const struct hv_config *cfg)
 			r = -ENOMEM;
 			break;
 		}
-		if (read_one_line_file(addrf, &addr) < 0 || hv_mac_normalize(addr, mac) < 0)
+		if (read_one_line_file(addrf, &addr) < 0 || mac_normalize(addr, mac) < 0)
 			continue;
 		r = nic_tags_for(cfg, mac, &tags);
 		if (r < 0)

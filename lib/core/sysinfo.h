@@ -31,6 +31,3 @@ int hv_sysinfo_host_uuid(char ret[static UUID_STRING_LEN + 1], struct hv_error *
  * arrays joined with ','.
  */
 int hv_sysinfo_format_parsable(const json_t *info, char **ret);
-
-/* A MAC address in canonical form (lower case, two digits per byte), or -EINVAL. */
-int hv_mac_normalize(const char *s, char ret[static 18]);

@@ -13,6 +13,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
+#include "basic/parse.h"
 #include "basic/strv.h"
 #include "basic/uuid.h"
 #include "json/json.h"
@@ -228,7 +229,7 @@ nic_load(const json_t *j, struct where *w, struct hv_net_nic *n, struct hv_error
 		if (streq(key, "mac")) {
 			char m[18], buf[HV_JSON_DESCRIBE_MAX];
 
-			if (!json_is_string(v) || net_mac_normalize(json_string_value(v), m) < 0)
+			if (!json_is_string(v) || mac_normalize(json_string_value(v), m) < 0)
 				return bad(reterr, w, key,
 				           "%s: expected a MAC address such as aa:bb:cc:dd:ee:ff",
 				           hv_json_describe(v, buf));

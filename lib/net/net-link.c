@@ -34,6 +34,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/macro.h"
+#include "basic/parse.h"
 #include "net/net-internal.h"
 #include "net/net-link.h"
 
@@ -168,53 +169,6 @@ net_nl_open(int netns_fd, struct nl_sock **ret)
 	return 0;
 }
 
-int
-net_mac_parse(const char *s, uint8_t ret[6])
-{
-	const char *p = s;
-
-	if (!s)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		unsigned v = 0;
-		int n = 0;
-
-		while (n < 3) {
-			char c = p[n];
-			unsigned d;
-
-			if (c >= '0' && c <= '9')
-				d = (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				d = (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				d = (unsigned)(c - 'A' + 10);
-			else
-				break;
-			v = v * 16 + d;
-			n++;
-		}
-		if (n < 1 || n > 2)
-			return -EINVAL;
-		if (i < 5 ? p[n] != ':' : p[n] != 0)
-			return -EINVAL;
-		ret[i] = (uint8_t)v;
-		p += n + 1;
-	}
-	return 0;
-}
-
-int
-net_mac_normalize(const char *s, char ret[18])
-{
-	uint8_t b[6];
-
-	if (net_mac_parse(s, b) < 0)
-		return -EINVAL;
-	snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-	return 0;
-}
-
 void
 net_link_infos_free(struct net_link_info *l, size_t n)
 {
@@ -293,7 +247,7 @@ link_fill(struct rtnl_link *l, const struct net_link_change *c)
 		_cleanup_nladdr_ struct nl_addr *a = NULL;
 		uint8_t b[6];
 
-		if (net_mac_parse(c->mac, b) < 0)
+		if (parse_mac(c->mac, b) < 0)
 			return -EINVAL;
 		a = nl_addr_build(AF_LLC, b, sizeof(b));
 		if (!a)
@@ -478,7 +432,7 @@ net_fdb_add(struct nl_sock *s, int port_ifindex, const char *mac)
 
 	if (!n)
 		return -ENOMEM;
-	if (net_mac_parse(mac, b) < 0)
+	if (parse_mac(mac, b) < 0)
 		return -EINVAL;
 	a = nl_addr_build(AF_LLC, b, sizeof(b));
 	if (!a)

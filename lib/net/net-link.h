@@ -31,11 +31,6 @@ void net_nl_closep(struct nl_sock **s);
 /* libnl's -NLE_* as -errno. */
 int net_nl_errno(int nle);
 
-/* "aa:bb:cc:dd:ee:ff" (1 or 2 hex digits an octet, any case) as bytes. */
-int net_mac_parse(const char *s, uint8_t ret[6]);
-/* The canonical form: lower case, two digits an octet. */
-int net_mac_normalize(const char *s, char ret[18]);
-
 /* One link as a dump shows it. */
 struct net_link_info {
 	char name[16];

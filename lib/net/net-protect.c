@@ -117,7 +117,7 @@ net_port_plan_make(const struct hv_net_nic *nic, struct net_port_plan *ret,
 	_cleanup_(net_port_plan_done) struct net_port_plan p = {0};
 	int r;
 
-	if (!nic->mac || net_mac_parse(nic->mac, p.cfg.mac) < 0)
+	if (!nic->mac || parse_mac(nic->mac, p.cfg.mac) < 0)
 		return hv_error_set_path(reterr, -EINVAL, "mac",
 		                         "mac '%s': expected aa:bb:cc:dd:ee:ff",
 		                         nic->mac ? nic->mac : "");

@@ -22,6 +22,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/config.h"
+#include "basic/parse.h"
 #include "basic/root.h"
 #include "basic/strv.h"
 #include "net/net-internal.h"
@@ -176,7 +177,7 @@ tags_from_config(const struct hv_config *c, struct hv_net_tag **ret, size_t *ret
 
 		if (!name)
 			continue;
-		if (net_mac_normalize(c->entries[i].value, mac) < 0) {
+		if (mac_normalize(c->entries[i].value, mac) < 0) {
 			r = hv_error_set(reterr, -EINVAL,
 			                 "%s:%u: %s '%s': expected a MAC address such as "
 			                 "aa:bb:cc:dd:ee:ff (aggregations are not supported)",
@@ -505,7 +506,7 @@ edit_with_mac(struct tag_edit *e, const char *mac, struct hv_error **reterr)
 	char m[18];
 
 	if (mac) {
-		if (net_mac_normalize(mac, m) < 0)
+		if (mac_normalize(mac, m) < 0)
 			return hv_error_set(reterr, -EINVAL,
 			                    "nic tag \"%s\": MAC '%s': expected six hex octets "
 			                    "such as aa:bb:cc:dd:ee:ff",

@@ -36,6 +36,7 @@
 #include "basic/config.h"
 #include "basic/fileio.h"
 #include "basic/lock.h"
+#include "basic/parse.h"
 #include "basic/path.h"
 #include "basic/root.h"
 #include "basic/strv.h"
@@ -373,7 +374,7 @@ check_nic(const struct hv_net_nic *nic, char mac[18], struct hv_error **reterr)
 {
 	const char *what = nic->mac ? nic->mac : strempty(nic->interface);
 
-	if (!nic->mac || net_mac_normalize(nic->mac, mac) < 0)
+	if (!nic->mac || mac_normalize(nic->mac, mac) < 0)
 		return hv_error_set(reterr, -EINVAL, "NIC %s: MAC '%s': expected aa:bb:cc:dd:ee:ff",
 		                    what, strempty(nic->mac));
 	if (isempty(nic->tag))
@@ -624,7 +625,7 @@ hv_net_vm_plug(const struct hv_net_vm *vm, int netns_fd, struct hv_error **reter
 		char mac[18];
 		int idx = net_link_ifindex(o.host, ports[i]);
 
-		(void)net_mac_normalize(vm->nics[i].mac, mac);
+		(void)mac_normalize(vm->nics[i].mac, mac);
 		if (idx > 0)
 			port_remove(&o, vm->nics[i].tag, ports[i], idx, mac);
 	}
@@ -828,7 +829,7 @@ hv_net_nic_unplug(const char *owner, const char *mac, struct hv_error **reterr)
 
 	if ((r = check_owner(owner, reterr)) < 0)
 		return r;
-	if (net_mac_normalize(mac, m) < 0)
+	if (mac_normalize(mac, m) < 0)
 		return hv_error_set(reterr, -EINVAL, "MAC '%s': expected aa:bb:cc:dd:ee:ff",
 		                    strempty(mac));
 	r = op_begin(&o, false, reterr);

@@ -7,7 +7,6 @@
 #include "basic/parse.h"
 #include "basic/path.h"
 #include "basic/uuid.h"
-#include "core/sysinfo.h"
 #include "fuzz.h"
 
 int
@@ -26,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)parse_size(s, &u);
 	(void)parse_boolean(s, &bo);
 	(void)uuid_is_valid(s);
-	if (hv_mac_normalize(s, mac) == 0 && strlen(mac) != 17)
+	if (mac_normalize(s, mac) == 0 && strlen(mac) != 17)
 		abort();
 	if (path_join_beneath("/base", s, &j) == 0 && strncmp(j, "/base", 5) != 0)
 		abort(); /* a safe join never leaves its base */

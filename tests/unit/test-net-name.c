@@ -51,21 +51,6 @@ TEST(ifb_name_follows_its_port)
 	ASSERT_ERR(net_ifb_name("sb9999", port, ifb), -EINVAL);
 }
 
-TEST(mac)
-{
-	char m[18];
-
-	ASSERT_OK(net_mac_normalize("02:AA:bb:0:c:D", m));
-	ASSERT_STREQ(m, "02:aa:bb:00:0c:0d");
-	ASSERT_ERR(net_mac_normalize("02:aa:bb:cc:dd", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize("02:aa:bb:cc:dd:ee:ff", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize("02:aa:bb:cc:dd:eee", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize("02-aa-bb-cc-dd-ee", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize("02:aa:bb:cc::ee", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize("", m), -EINVAL);
-	ASSERT_ERR(net_mac_normalize(NULL, m), -EINVAL);
-}
-
 TEST(addresses)
 {
 	ASSERT_EQ(net_addr_family("198.51.100.5/24", true), AF_INET);

@@ -85,6 +85,29 @@ TEST(booleans)
 	ASSERT_ERR(parse_boolean("", &b), -EINVAL);
 }
 
+TEST(macs)
+{
+	uint8_t b[6];
+	char m[18];
+
+	ASSERT_OK(parse_mac("02:AA:bb:0:c:D", b));
+	ASSERT_EQ(b[1], 0xaa);
+	ASSERT_EQ(b[5], 0x0d);
+	ASSERT_OK(mac_normalize("02:AA:bb:0:c:D", m));
+	ASSERT_STREQ(m, "02:aa:bb:00:0c:0d");
+	ASSERT_OK(mac_normalize("0:c:29:A:b:c", m));
+	ASSERT_STREQ(m, "00:0c:29:0a:0b:0c");
+	ASSERT_ERR(mac_normalize("02:aa:bb:cc:dd", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("02:aa:bb:cc:dd:ee:ff", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("02:aa:bb:cc:dd:eee", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("000:c:29:a:b:c", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("02-aa-bb-cc-dd-ee", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("02:aa:bb:cc::ee", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("aggr0", m), -EINVAL);
+	ASSERT_ERR(mac_normalize("", m), -EINVAL);
+	ASSERT_ERR(mac_normalize(NULL, m), -EINVAL);
+}
+
 #include "basic/format.h"
 
 TEST(format_bytes_like_zfs)

@@ -222,16 +222,3 @@ TEST(parsable_is_shell_safe)
 	                   "VM_Capable='true'\n");
 	json_decref(info);
 }
-
-TEST(mac_normalize)
-{
-	char m[18];
-
-	ASSERT_OK(hv_mac_normalize("0:c:29:A:b:c", m));
-	ASSERT_STREQ(m, "00:0c:29:0a:0b:0c");
-	ASSERT_ERR(hv_mac_normalize("00:0c:29:0a:0b", m), -EINVAL);
-	ASSERT_ERR(hv_mac_normalize("00:0c:29:0a:0b:0c:0d", m), -EINVAL);
-	ASSERT_ERR(hv_mac_normalize("000:c:29:a:b:c", m), -EINVAL);
-	ASSERT_ERR(hv_mac_normalize("aggr0", m), -EINVAL);
-	ASSERT_ERR(hv_mac_normalize("", m), -EINVAL);
-}
