@@ -724,7 +724,9 @@ static const struct hv_prop props[] = {
 	{.name = "vnc_port", .type = HV_PROP_INT, .brands = HV_BRANDS_HVM,
 	 .flags = CU | HV_PROP_NULL_CLEARS, .min = -1, .max = 65535, .default_doc = "0",
 	 .doc = "The VNC console's TCP port; 0 picks a free port, -1 means no TCP listener (the "
-	        "console is still reachable through its socket)."},
+	        "console is still reachable through its socket). It listens on the node's "
+	        "admin_ip when that is a static address, as SmartOS does, and otherwise on "
+	        "127.0.0.1 only."},
 	{.name = "zfs_data_compression", .type = HV_PROP_STRING, .brands = HV_BRANDS_OS,
 	 .flags = CU | HV_PROP_NULL_CLEARS, .max = 8, .format = HV_PROP_FMT_COMPRESSION,
 	 .default_doc = "off",

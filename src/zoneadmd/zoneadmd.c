@@ -32,6 +32,7 @@
  * and answers when it is done ("update" re-reads the config and applies
  * its limits to the running zone). Console: a stream socket <uuid>.console.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #include "basic/cleanup.h"
+#include "basic/config.h"
 #include "basic/fileio.h"
 #include "basic/lock.h"
 #include "basic/log.h"
@@ -394,13 +396,25 @@ hvm_vnc_close(struct daemon *d)
 static int
 hvm_vnc_listen(struct daemon *d, int port, struct hv_error **reterr)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons((uint16_t)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	_cleanup_(hv_config_freep) struct hv_config *cfg = NULL;
 	socklen_t len = sizeof(sa);
 	_cleanup_close_ int fd = -EBADF;
+	const char *admin;
 	int one = 1;
 
 	if (port < 0)
 		return 0;
+	/*
+	 * On the admin network, as SmartOS does (admin_ip when it is a static
+	 * address), and otherwise on loopback only: a console is never offered
+	 * to every network the host is on.
+	 */
+	if (hv_node_config_load(&cfg, NULL) >= 0 && (admin = hv_config_get(cfg, "admin_ip")) &&
+	    inet_pton(AF_INET, admin, &sa.sin_addr) != 1)
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return hv_error_set(reterr, -errno, "VNC: socket: %m");
