@@ -108,12 +108,18 @@ static const char *arg_uuid;
 static int arg_notify_fd = -1;
 
 static void
-notify(const char *msg)
+notify(const char *msg, bool keep_open)
 {
 	if (arg_notify_fd < 0)
 		return;
 	(void)!write(arg_notify_fd, msg, strlen(msg));
-	arg_notify_fd = safe_close(arg_notify_fd);
+	/*
+	 * A failure keeps the fd to our exit: the waiter reads to end-of-file,
+	 * so it returns only once we are gone, with everything we held (the
+	 * console log on the zone's dataset, our locks) released.
+	 */
+	if (!keep_open)
+		arg_notify_fd = safe_close(arg_notify_fd);
 }
 
 static int
@@ -1177,7 +1183,7 @@ main(int argc, char *argv[])
 	}
 	if (r < 0)
 		goto fail;
-	notify("ok\n");
+	notify("ok\n", false);
 	drop_startup_text();
 	r = loop(&d);
 	/* A zone that went down keeps its record: state installed, how init ended. */
@@ -1198,7 +1204,7 @@ fail_unlocked:
 	if (arg_notify_fd >= 0) {
 		char msg[1100];
 		snprintf(msg, sizeof(msg), "error: %s\n", hv_error_message(e, r));
-		notify(msg);
+		notify(msg, true);
 	}
 	hv_cgroup_free(d.cg);
 	hv_zone_config_done(&d.c);
