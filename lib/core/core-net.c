@@ -468,6 +468,7 @@ vm_resolvers_write(const json_t *vm, struct hv_error **reterr)
 	size_t len = 0, i;
 	struct stat st;
 	FILE *f;
+	int r;
 
 	if (!uuid || !json_is_array(res))
 		return 0;
@@ -487,22 +488,23 @@ vm_resolvers_write(const json_t *vm, struct hv_error **reterr)
 	 * Replace whatever is there (a file, or a link into /run that a
 	 * resolver daemon would own) by a plain file, as SmartOS does.
 	 */
+	if (dir < 0)
+		return hv_error_set(reterr, dir, "VM %s: cannot open its /etc: %s", uuid,
+		                    strerror(-dir));
 	(void)unlinkat(dir, "resolv.conf.sable", 0);
-	fd = dir < 0 ? dir
-	             : openat(dir, "resolv.conf.sable", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	                      0644);
-	if (fd < 0 && fd != dir)
-		fd = -errno;
+	fd = openat(dir, "resolv.conf.sable", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	r = fd < 0 ? -errno : 0;
 	/* The zone's root owns it, as it owns /etc: the zone may keep it up to date. */
-	if (fd >= 0 && fstat(dir, &st) == 0)
+	if (r >= 0 && fstat(dir, &st) == 0)
 		(void)fchown(fd, st.st_uid, st.st_gid);
-	if (fd < 0 || loop_write(fd, text, len) < 0 ||
-	    renameat(dir, "resolv.conf.sable", dir, "resolv.conf") < 0) {
-		int err = fd < 0 ? fd : -errno;
-		if (dir >= 0)
-			(void)unlinkat(dir, "resolv.conf.sable", 0);
-		return hv_error_set(reterr, err, "VM %s: cannot write /etc/resolv.conf: %s", uuid,
-		                    strerror(-err));
+	if (r >= 0)
+		r = loop_write(fd, text, len);
+	if (r >= 0 && renameat(dir, "resolv.conf.sable", dir, "resolv.conf") < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(dir, "resolv.conf.sable", 0);
+		return hv_error_set(reterr, r, "VM %s: cannot write /etc/resolv.conf: %s", uuid,
+		                    strerror(-r));
 	}
 	return 0;
 }
