@@ -141,6 +141,9 @@ hv_zone_request(const char *uuid, const char *cmd, char *answer, size_t size)
 	if (n < 0)
 		return -errno;
 	answer[n] = 0;
+	/* Then the connection's end: zoneadmd closes it when it is done with the zone. */
+	while (recv(fd, &(char){0}, 1, 0) > 0)
+		;
 	return 0;
 }
 

@@ -160,7 +160,11 @@ int hv_zone_shutdown(const char *uuid, bool reboot, unsigned timeout_s, struct h
 int hv_zone_reboot(const char *uuid, struct hv_error **reterr);
 /* Make a running zone apply its config's limits again. */
 int hv_zone_apply_config(const char *uuid, struct hv_error **reterr);
-/* Send cmd to the zone's zoneadmd and read its one-line answer. */
+/*
+ * Send cmd to the zone's zoneadmd and read its one-line answer; returns when
+ * zoneadmd is done with the request (for a zone that went down: when
+ * zoneadmd has exited).
+ */
 int hv_zone_request(const char *uuid, const char *cmd, char *answer, size_t size);
 /* 1 when the zone's init runs (filling ret, nullable), else 0. */
 int hv_zone_running(const char *uuid, struct hv_zone_runtime *ret);

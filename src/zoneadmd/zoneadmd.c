@@ -747,13 +747,21 @@ cleanup_down(struct daemon *d)
 	(void)set_state(d, HV_ZONE_INSTALLED);
 }
 
+/*
+ * Answer who waits for the zone to go down (or come up again). With
+ * keep, their connections stay open to zoneadmd's exit: a client reads its
+ * answer, then the connection's end, and returns only when zoneadmd no
+ * longer holds anything in the zone's dataset (its console log, the
+ * metadata socket), so the dataset can be destroyed or the pool exported.
+ */
 static void
-answer_waiters(struct daemon *d, const char *msg)
+answer_waiters(struct daemon *d, const char *msg, bool keep)
 {
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (d->waiters[i] >= 0) {
 			reply(d->waiters[i], "%s", msg);
-			d->waiters[i] = safe_close(d->waiters[i]);
+			if (!keep)
+				d->waiters[i] = safe_close(d->waiters[i]);
 		}
 }
 
@@ -807,17 +815,17 @@ init_exited(struct daemon *d)
 	d->stopping = STOP_NONE;
 	d->stop_deadline = 0;
 	if (!reboot) {
-		answer_waiters(d, "ok");
+		answer_waiters(d, "ok", true);
 		return true;
 	}
 	r = boot(d, &e);
 	if (r < 0) {
 		log_error_errno(r, "zone %s: reboot failed: %s", d->c.uuid, hv_error_message(e, r));
 		cleanup_down(d);
-		answer_waiters(d, "error: reboot failed");
+		answer_waiters(d, "error: reboot failed", true);
 		return true;
 	}
-	answer_waiters(d, "ok");
+	answer_waiters(d, "ok", false);
 	return false;
 }
 

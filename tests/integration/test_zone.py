@@ -298,9 +298,30 @@ def test_console_log_and_attach(zone):
     assert p.returncode == 0
 
 
+def alive(pid):
+    """True while pid runs (a zombie has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def test_graceful_shutdown(zone):
+    zoneadmd = zone.runtime()["zoneadmd_pid"]
     zone.adm("shutdown", "-t", "10")
     assert zone.uuid not in zone.root.run("zoneadm", "list").stdout
+    # Down means zoneadmd is gone too: nothing holds the zone's dataset.
+    assert not alive(zoneadmd)
+
+
+def test_halt_returns_when_zoneadmd_is_gone(zone):
+    zone.login("echo held > /dev/console")
+    zoneadmd = zone.runtime()["zoneadmd_pid"]
+    zone.adm("halt")
+    assert not alive(zoneadmd)
+    zone.pool.adm("destroy", f"zones/{zone.uuid}")
 
 
 def test_bad_input(zpool):
