@@ -29,9 +29,13 @@
  */
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <sys/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "basic/cleanup.h"
 #include "basic/macro.h"
@@ -355,8 +359,9 @@ set_attributes(scmp_filter_ctx ctx, struct hv_error **reterr)
 	return 0;
 }
 
-int
-hv_zone_load_seccomp(struct hv_error **reterr)
+/* The profile as a libseccomp filter, not yet loaded. */
+static int
+build_filter(scmp_filter_ctx *ret, struct hv_error **reterr)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int r;
@@ -377,13 +382,60 @@ hv_zone_load_seccomp(struct hv_error **reterr)
 	r = restrict_personality(ctx, reterr);
 	if (r < 0)
 		return r;
+	*ret = TAKE_PTR(ctx);
+	return 0;
+}
 
-	r = seccomp_load(ctx);
+static int
+load_error(int r, struct hv_error **reterr)
+{
 	if (r == -EACCES)
 		return hv_error_set(reterr, r,
 		                    "seccomp: loading the filter needs CAP_SYS_ADMIN in the zone's "
 		                    "user namespace");
+	return hv_error_set(reterr, r, "seccomp: cannot load the filter: %m");
+}
+
+int
+hv_zone_load_seccomp(struct hv_error **reterr)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	r = build_filter(&ctx, reterr);
 	if (r < 0)
-		return hv_error_set(reterr, r, "seccomp: cannot load the filter: %m");
+		return r;
+	r = seccomp_load(ctx);
+	return r < 0 ? load_error(r, reterr) : 0;
+}
+
+int
+hv_zone_seccomp_export(int fd, struct hv_error **reterr)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	r = build_filter(&ctx, reterr);
+	if (r < 0)
+		return r;
+	/* libseccomp writes the program with one write(): one packet on a SEQPACKET socket. */
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return hv_error_set(reterr, r, "seccomp: cannot export the filter: %m");
+	return 0;
+}
+
+int
+hv_zone_seccomp_load_program(const void *insns, size_t size, struct hv_error **reterr)
+{
+	struct sock_fprog prog = {.len = (unsigned short)(size / sizeof(struct sock_filter)),
+	                          .filter = (struct sock_filter *)insns};
+
+	if (size == 0 || size % sizeof(struct sock_filter) || prog.len > BPF_MAXINSNS)
+		return hv_error_set(reterr, -EBADMSG,
+		                    "seccomp: a filter of %zu bytes is not a BPF program", size);
+	/* The flags the profile asks libseccomp for: none but thread sync, moot here. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return load_error(-errno, reterr);
 	return 0;
 }

@@ -8,6 +8,8 @@
  * exec, when the process is root in the zone's user namespace.
  */
 
+#include <stddef.h>
+
 #include "basic/error.h"
 
 /*
@@ -26,6 +28,15 @@ int hv_zone_drop_capabilities(struct hv_error **reterr);
  * inherited by everything the zone runs.
  */
 int hv_zone_load_seccomp(struct hv_error **reterr);
+
+/*
+ * The same profile in two halves, so that a parent builds it while its
+ * child gets ready: hv_zone_seccomp_export() writes the compiled BPF
+ * program to fd (one write: one packet on a SEQPACKET socket), and the
+ * child loads what it read with hv_zone_seccomp_load_program().
+ */
+int hv_zone_seccomp_export(int fd, struct hv_error **reterr);
+int hv_zone_seccomp_load_program(const void *insns, size_t size, struct hv_error **reterr);
 
 /* The syscalls the profile denies, NULL-terminated (tests and man page). */
 extern const char *const hv_zone_denied_syscalls[];

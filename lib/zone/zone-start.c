@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -152,6 +153,26 @@ zone_environment(const struct hv_zone_config *c)
 	return env;
 }
 
+/* The seccomp program the parent compiled while we mounted (hv_zone_seccomp_export()). */
+static int
+load_parent_filter(int sock, struct hv_error **reterr)
+{
+	const size_t max = BPF_MAXINSNS * sizeof(struct sock_filter);
+	_cleanup_free_ void *buf = malloc(max + 1);
+	ssize_t k;
+
+	if (!buf)
+		return -ENOMEM;
+	do
+		k = recv(sock, buf, max + 1, 0);
+	while (k < 0 && errno == EINTR);
+	if (k <= 0)
+		return hv_error_set(reterr, k < 0 ? -errno : -EPIPE,
+		                    "cannot receive the zone's seccomp filter: %s",
+		                    k < 0 ? strerror(errno) : "zoneadmd went away");
+	return hv_zone_seccomp_load_program(buf, (size_t)k, reterr);
+}
+
 _noreturn_ static void
 child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout,
            const struct hv_cgroup_join *join, int sock)
@@ -204,7 +225,7 @@ child_main(const struct hv_zone_config *c, enum hv_cgroup_layout layout,
 	set_memlock(c->limits.locked);
 	(void)prctl(PR_SET_PDEATHSIG, 0);
 
-	if ((r = hv_zone_drop_capabilities(&e)) < 0 || (r = hv_zone_load_seccomp(&e)) < 0)
+	if ((r = hv_zone_drop_capabilities(&e)) < 0 || (r = load_parent_filter(sock, &e)) < 0)
 		child_fail(sock, r, e);
 	env = zone_environment(c);
 	if (!env)
@@ -414,6 +435,7 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, const struct
 {
 	_cleanup_close_ int master = -EBADF, slave = -EBADF, cgfd = -EBADF, root = -EBADF,
 	                    native = -EBADF, pidfd = -EBADF, control = -EBADF;
+	_cleanup_hv_error_ struct hv_error *export_err = NULL;
 	int sock[2] = {-EBADF, -EBADF}, r;
 	struct hv_cgroup_join join = {.n = 0};
 	enum hv_cgroup_layout layout = hv_cgroup_layout(cg);
@@ -482,6 +504,14 @@ hv_zone_start(const struct hv_zone_config *c, struct hv_cgroup *cg, const struct
 	control = safe_close(control);
 	native = safe_close(native);
 	slave = safe_close(slave);
+	/* Compiled here while the child mounts: off the path to init on a second CPU. */
+	if ((r = hv_zone_seccomp_export(sock[0], &export_err)) < 0) {
+		/* A child that failed first closed its end: its own error is the one to tell. */
+		if (await_exec(sock[0], reterr) < 0)
+			goto reap;
+		r = hv_error_set(reterr, r, "%s", hv_error_message(export_err, r));
+		goto kill;
+	}
 	r = await_exec(sock[0], reterr);
 	if (r < 0)
 		goto reap;

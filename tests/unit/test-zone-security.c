@@ -9,6 +9,7 @@
  * saw into shared memory; the parent checks it. Needs root.
  */
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -280,6 +282,36 @@ zone_body(struct report *rep)
 	r = hv_zone_drop_capabilities(&e);
 	if (r >= 0)
 		r = hv_zone_load_seccomp(&e);
+	if (r < 0) {
+		rep->setup = r;
+		snprintf(rep->msg, sizeof(rep->msg), "%s", hv_error_message(e, r));
+		return;
+	}
+	try_everything(rep);
+}
+
+/* The zone's own path: the profile compiled and sent as a packet, then loaded from it. */
+static void
+zone_body_exported(struct report *rep)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	static char prog[BPF_MAXINSNS * 8 + 1];
+	int sv[2], r;
+	ssize_t k = -1;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rep->setup = -errno;
+		return;
+	}
+	r = hv_zone_seccomp_export(sv[0], &e);
+	if (r >= 0)
+		k = recv(sv[1], prog, sizeof(prog), 0);
+	close(sv[0]);
+	close(sv[1]);
+	if (r >= 0)
+		r = hv_zone_drop_capabilities(&e);
+	if (r >= 0)
+		r = k > 0 ? hv_zone_seccomp_load_program(prog, (size_t)k, &e) : -EIO;
 	if (r < 0) {
 		rep->setup = r;
 		snprintf(rep->msg, sizeof(rep->msg), "%s", hv_error_message(e, r));
@@ -573,6 +605,34 @@ TEST(filter_and_caps_in_a_user_namespace)
 	check_syscalls(rep);
 	check_compat(rep);
 	munmap(rep, sizeof(*rep));
+}
+
+TEST(filter_compiled_by_a_parent)
+{
+	struct report *rep;
+
+	require_root();
+	rep = run_child(false, zone_body_exported);
+	ASSERT_TRUE(rep);
+	if (rep->setup < 0)
+		tests_fail(__FILE__, __LINE__, "setup: %s", rep->msg);
+	check_caps(rep);
+	check_syscalls(rep);
+	check_compat(rep);
+	munmap(rep, sizeof(*rep));
+}
+
+TEST(a_program_of_a_wrong_size_is_refused)
+{
+	_cleanup_hv_error_ struct hv_error *e = NULL;
+	static const char junk[BPF_MAXINSNS * 8 + 8];
+
+	ASSERT_ERR(hv_zone_seccomp_load_program(junk, 0, &e), -EBADMSG);
+	e = hv_error_free(e);
+	ASSERT_ERR(hv_zone_seccomp_load_program(junk, 12, &e), -EBADMSG);
+	ASSERT_CONTAINS(hv_error_message(e, -EBADMSG), "12 bytes");
+	e = hv_error_free(e);
+	ASSERT_ERR(hv_zone_seccomp_load_program(junk, sizeof(junk), &e), -EBADMSG);
 }
 
 /* Without the filter the same probes do not give EPERM: the filter, not the kernel, said no. */
