@@ -78,6 +78,7 @@
 #define MAX_CLIENTS       8
 #define RESTART_WINDOW_US (60 * USEC_PER_SEC)
 #define RESTART_MAX       10
+#define TRIM_DELAY_US     USEC_PER_SEC
 
 enum stop_kind { STOP_NONE, STOP_HALT, STOP_SHUTDOWN, STOP_REBOOT };
 
@@ -94,6 +95,7 @@ struct daemon {
 	int viewers[MAX_CLIENTS]; /* console connections */
 	enum stop_kind stopping;
 	uint64_t stop_deadline; /* monotonic µs; 0: none */
+	uint64_t trim_at;       /* monotonic µs: drop_startup_text() then; 0: done */
 	uint64_t restarts[RESTART_MAX];
 	size_t n_restarts;
 	bool plugged;               /* NICs of ours may be on the host */
@@ -981,6 +983,50 @@ control(struct daemon *d)
 		fd = -EBADF;
 }
 
+/*
+ * An idle supervisor should cost next to nothing. Building a zone runs a
+ * lot of code (BPF, seccomp, netlink, JSON) and reads a lot of constant
+ * data (the port program's object, netlink's tables) that the idle loop
+ * never needs again: drop those pages from our page tables (they stay in
+ * the page cache, shared, and fault back in if ever used). Only mappings
+ * of files that hold no page of our own (smaps' Anonymous: 0): their pages
+ * are the file's, so nothing can be lost. A read-only mapping that was
+ * written before it was sealed (RELRO) holds private copies and is kept.
+ * Done once the zone has run for TRIM_DELAY_US: a zone whose init exits at
+ * once (a job, a failed start) never pays for it.
+ */
+static void
+drop_startup_text(void)
+{
+	struct {
+		unsigned long a, b;
+	} drop[32];
+	size_t n = 0;
+	unsigned long a = 0, b = 0;
+	bool candidate = false;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long x, y, anon;
+		char perm[8], path[256] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &x, &y, perm, path) >= 3) {
+			a = x, b = y;
+			candidate = (streq(perm, "r-xp") || streq(perm, "r--p")) && path[0] == '/';
+		} else if (candidate && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
+			if (anon == 0 && n < ELEMENTSOF(drop))
+				drop[n++] = (typeof(drop[0])){a, b};
+			candidate = false;
+		}
+	}
+	if (f)
+		fclose(f);
+	/* Last, and with nothing in between: the parsing above would fault them back in. */
+	for (size_t i = 0; i < n; i++)
+		(void)madvise((void *)drop[i].a, drop[i].b - drop[i].a, MADV_DONTNEED);
+}
+
 static int
 loop(struct daemon *d)
 {
@@ -1012,12 +1058,23 @@ loop(struct daemon *d)
 		md_timeout = hv_mdata_server_timeout(d->md);
 		if (md_timeout >= 0 && (timeout < 0 || md_timeout < timeout))
 			timeout = md_timeout;
+		if (d->trim_at) {
+			uint64_t now = now_usec(CLOCK_MONOTONIC);
+			int t = now >= d->trim_at ? 0 : (int)((d->trim_at - now + 999) / 1000);
+
+			if (timeout < 0 || t < timeout)
+				timeout = t;
+		}
 		k = poll(p, n, timeout);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return log_error_errno(errno, "poll: %m");
 		hv_mdata_server_dispatch(d->md, p + md_at, k > 0 ? md_n : 0);
+		if (d->trim_at && now_usec(CLOCK_MONOTONIC) >= d->trim_at) {
+			d->trim_at = 0;
+			drop_startup_text();
+		}
 		if (k == 0 && d->stop_deadline && now_usec(CLOCK_MONOTONIC) >= d->stop_deadline) {
 			log_info("zone %s: init did not stop in time, killing the zone", d->c.uuid);
 			d->stop_deadline = 0;
@@ -1052,48 +1109,6 @@ loop(struct daemon *d)
 			if (p[viewers_at + i].revents)
 				console_input(d, i);
 	}
-}
-
-/*
- * An idle supervisor should cost next to nothing. Building a zone runs a
- * lot of code (BPF, seccomp, netlink, JSON) and reads a lot of constant
- * data (the port program's object, netlink's tables) that the idle loop
- * never needs again: drop those pages from our page tables (they stay in
- * the page cache, shared, and fault back in if ever used). Only mappings
- * of files that hold no page of our own (smaps' Anonymous: 0): their pages
- * are the file's, so nothing can be lost. A read-only mapping that was
- * written before it was sealed (RELRO) holds private copies and is kept.
- */
-static void
-drop_startup_text(void)
-{
-	struct {
-		unsigned long a, b;
-	} drop[32];
-	size_t n = 0;
-	unsigned long a = 0, b = 0;
-	bool candidate = false;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "re");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long x, y, anon;
-		char perm[8], path[256] = "";
-
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &x, &y, perm, path) >= 3) {
-			a = x, b = y;
-			candidate = (streq(perm, "r-xp") || streq(perm, "r--p")) && path[0] == '/';
-		} else if (candidate && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
-			if (anon == 0 && n < ELEMENTSOF(drop))
-				drop[n++] = (typeof(drop[0])){a, b};
-			candidate = false;
-		}
-	}
-	if (f)
-		fclose(f);
-	/* Last, and with nothing in between: the parsing above would fault them back in. */
-	for (size_t i = 0; i < n; i++)
-		(void)madvise((void *)drop[i].a, drop[i].b - drop[i].a, MADV_DONTNEED);
 }
 
 static int
@@ -1192,7 +1207,7 @@ main(int argc, char *argv[])
 	if (r < 0)
 		goto fail;
 	notify("ok\n", false);
-	drop_startup_text();
+	d.trim_at = now_usec(CLOCK_MONOTONIC) + TRIM_DELAY_US;
 	r = loop(&d);
 	/* A zone that went down keeps its record: state installed, how init ended. */
 	if (d.rt.state == HV_ZONE_INSTALLED)
