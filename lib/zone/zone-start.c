@@ -17,14 +17,16 @@
  *   4. run the caller's hook (zoneadmd plugs the zone's NICs into its new
  *      network namespace, so init finds them up);
  *   5. pass it that mount, the zone's control directory (zoneadmd's metadata
- *      socket), /native and the console over the socket and say go.
+ *      socket), /native and the console over the socket and say go;
+ *   6. compile the seccomp profile (libseccomp) while the child mounts, on
+ *      the other CPU, and send it the BPF program as a second packet.
  *
  * The child then moves itself into the v1 controllers' cgroups (hybrid and
  * v1 hosts) through "tasks" files we opened before clone3 (hv_cgroup_join:
  * a move by the host side would wait for an RCU grace period), becomes root
  * of its user namespace, takes its own cgroup namespace, sets the hostname, builds
  * the filesystem view (zone-mount.c), pivots into it, drops capabilities,
- * loads the seccomp filter and execs init as PID 1. Any failure before
+ * loads the seccomp program it was sent and execs init as PID 1. Any failure before
  * exec is sent back as one error line, and the child exits; the socket is
  * close-on-exec, so end-of-file means init runs.
  *
