@@ -8,8 +8,9 @@
  * sparse volume of its size. disks.*.path is the volume's file on the
  * host and zfs_filesystem its dataset name. config/hvm.json is what QEMU
  * is asked to build (lib/vm/machine.h), written with zone.json whenever
- * the record changes; vmadm start's order= and cdrom= options go into
- * config/hvm-once.json, which zoneadmd reads once.
+ * the record changes; vmadm start's order=, cdrom= and disk= options go
+ * into config/hvm-once.json, which zoneadmd reads once (and removes): an
+ * ISO or an extra disk for one boot, a file inside the zone root.
  *
  * info, sysrq: vmadm speaks QMP to the running QEMU itself, on vm.qmp
  * (zoneadmd holds the other monitor, vm.sup), so they work while zoneadmd
@@ -292,9 +293,10 @@ vm_hvm_config_write(const json_t *vm, const char *zonepath, struct hv_error **re
 
 /* ---- start with boot options --------------------------------------------------- */
 
-/* A cdrom= path, resolved inside the zone root: a path that leaves it is refused. */
+/* A cdrom= or disk= path (what), resolved inside the zone root: one that leaves it is refused. */
 static int
-resolve_in_root(const char *zonepath, const char *path, char **ret, struct hv_error **reterr)
+resolve_in_root(const char *zonepath, const char *what, const char *path, char **ret,
+                struct hv_error **reterr)
 {
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
 	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
@@ -305,11 +307,12 @@ resolve_in_root(const char *zonepath, const char *path, char **ret, struct hv_er
 
 	size_t n = strlen(path);
 
-	if (path[0] != '/' || strstr(path, "/../") || (n >= 3 && streq(path + n - 3, "/..")))
+	if (path[0] != '/' || !path[1] || strstr(path, "/../") ||
+	    (n >= 3 && streq(path + n - 3, "/..")))
 		return hv_error_set(reterr, -EINVAL,
-		                    "cdrom '%s': expected an absolute path inside the zone root "
+		                    "%s '%s': expected an absolute path inside the zone root "
 		                    "(<zonepath>/root), without '..'",
-		                    path);
+		                    what, path);
 	if (path_join(zonepath, "root", &root) < 0 || path_join(root, path + 1, &full) < 0)
 		return -ENOMEM;
 	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -318,23 +321,60 @@ resolve_in_root(const char *zonepath, const char *path, char **ret, struct hv_er
 	fd = (int)syscall(SYS_openat2, rfd, path + 1, &how, sizeof(how));
 	if (fd < 0)
 		return hv_error_set(reterr, -errno,
-		                    "cdrom '%s': %m (it is looked up inside the zone root '%s', "
+		                    "%s '%s': %m (it is looked up inside the zone root '%s', "
 		                    "without symlinks)",
-		                    path, root);
+		                    what, path, root);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return hv_error_set(reterr, -EINVAL, "cdrom '%s': expected a regular file", path);
+		return hv_error_set(reterr, -EINVAL, "%s '%s': expected a regular file", what,
+		                    path);
 	*ret = TAKE_PTR(full);
 	return 0;
 }
 
-int
-hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms, struct hv_error **reterr)
+/*
+ * vmadm start's cdrom= or disk= values ("/path,model"), checked and
+ * resolved, as hvm-once.json's list of {path, model}.
+ */
+static int
+once_media(const char *zonepath, const char *what, char *const *specs, json_t *list,
+           struct hv_error **reterr)
 {
-	_cleanup_free_ char *zonepath = NULL, *path = NULL, *text = NULL;
-	json_auto_t *rec = NULL, *once = json_object(), *list = json_array();
 	int r;
 
-	if (!once || !list)
+	if (strv_length(specs) > HV_VM_ONCE_MAX)
+		return hv_error_set(reterr, -E2BIG, "%s: at most %d for one boot", what,
+		                    HV_VM_ONCE_MAX);
+	for (size_t i = 0; specs && specs[i]; i++) {
+		_cleanup_free_ char *p = strdup(specs[i]), *full = NULL;
+		char *model = p ? strrchr(p, ',') : NULL;
+
+		if (!p)
+			return -ENOMEM;
+		if (!model || (!streq(model + 1, "ide") && !streq(model + 1, "scsi") &&
+		               !streq(model + 1, "virtio")))
+			return hv_error_set(reterr, -EINVAL,
+			                    "%s '%s': expected /path,model with model ide, scsi "
+			                    "or virtio",
+			                    what, specs[i]);
+		*model++ = 0;
+		if ((r = resolve_in_root(zonepath, what, p, &full, reterr)) < 0)
+			return r;
+		if (json_array_append_new(
+		            list, json_pack("{s:s, s:s}", "path", full, "model", model)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms, char *const *disks,
+                struct hv_error **reterr)
+{
+	_cleanup_free_ char *zonepath = NULL, *path = NULL, *text = NULL;
+	json_auto_t *rec = NULL, *once = json_object(), *cds = json_array(), *hds = json_array();
+	int r;
+
+	if (!once || !cds || !hds)
 		return -ENOMEM;
 	if ((r = hv_vm_load(uuid, &rec, reterr)) < 0)
 		return r;
@@ -345,29 +385,14 @@ hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms, struct
 		                    order);
 	if (hv_vm_zonepath(uuid, &zonepath) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; cdroms && cdroms[i]; i++) {
-		_cleanup_free_ char *p = strdup(cdroms[i]), *full = NULL;
-		char *model = p ? strrchr(p, ',') : NULL;
-
-		if (!p)
-			return -ENOMEM;
-		if (!model || (!streq(model + 1, "ide") && !streq(model + 1, "scsi") &&
-		               !streq(model + 1, "virtio")))
-			return hv_error_set(reterr, -EINVAL,
-			                    "cdrom '%s': expected /path,model with model ide, scsi "
-			                    "or virtio",
-			                    cdroms[i]);
-		*model++ = 0;
-		if ((r = resolve_in_root(zonepath, p, &full, reterr)) < 0)
-			return r;
-		if (json_array_append_new(
-		            list, json_pack("{s:s, s:s}", "path", full, "model", model)) < 0)
-			return -ENOMEM;
-	}
+	if ((r = once_media(zonepath, "cdrom", cdroms, cds, reterr)) < 0 ||
+	    (r = once_media(zonepath, "disk", disks, hds, reterr)) < 0)
+		return r;
 	if (hv_zone_running(uuid, NULL) > 0)
 		return hv_error_set(reterr, -EALREADY, "VM %s is already running", uuid);
 	if ((order && hv_json_set(once, "order", json_string(order)) < 0) ||
-	    hv_json_set(once, "cdroms", json_incref(list)) < 0 || !(text = hv_json_dumps(once)) ||
+	    hv_json_set(once, "cdroms", json_incref(cds)) < 0 ||
+	    hv_json_set(once, "disks", json_incref(hds)) < 0 || !(text = hv_json_dumps(once)) ||
 	    path_join(zonepath, "config/hvm-once.json", &path) < 0)
 		return -ENOMEM;
 	if ((r = write_file_atomic(path, text, strlen(text), 0600)) < 0)

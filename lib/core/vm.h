@@ -54,10 +54,12 @@ int hv_vm_stop(const char *uuid, bool force, int timeout_s, struct hv_error **re
 int hv_vm_reboot(const char *uuid, bool force, struct hv_error **reterr);
 /*
  * A kvm VM's start with vmadm start's boot options, for this boot only:
- * order ("d", "cd", or NULL for the VM's boot property) and cdroms
- * ("/path,model" with the path inside the zone root; NULL-terminated or NULL).
+ * order ("d", "cd", or NULL for the VM's boot property), cdroms and extra
+ * disks ("/path,model", model ide|scsi|virtio, the path a regular file
+ * inside the zone root, <zonepath>/root; each list NULL-terminated or
+ * NULL, at most HV_VM_ONCE_MAX). Bad input starts nothing.
  */
-int hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms,
+int hv_vm_start_hvm(const char *uuid, const char *order, char *const *cdroms, char *const *disks,
                     struct hv_error **reterr);
 /*
  * A running kvm VM's QEMU over QMP: info types ("all", or a comma list of

@@ -21,6 +21,7 @@
 
 #define HV_VM_DISKS_MAX 32
 #define HV_VM_NICS_MAX  32
+#define HV_VM_ONCE_MAX  4 /* cdroms, and disks, for one boot */
 /* What QEMU itself and the supervisor need beyond the guest's RAM (MiB). */
 #define HV_VM_MEM_OVERHEAD_MIB 256
 
@@ -56,10 +57,16 @@ struct hv_vm_machine {
 	char *vnc_password;
 	char *qemu_opts;       /* replaces Sable's defaults (display, USB) */
 	char *qemu_extra_opts; /* appended, split at spaces */
-	/* For this boot only (vmadm start order= cdrom=), from config/hvm-once.json. */
+	/*
+	 * For this boot only (vmadm start order= cdrom= disk=), from
+	 * config/hvm-once.json: files inside the zone root (<zonepath>/root),
+	 * which the jail opens there without following symlinks.
+	 */
 	char *once_order;
-	struct hv_vm_disk once_cdroms[4];
+	struct hv_vm_disk once_cdroms[HV_VM_ONCE_MAX];
 	size_t n_once_cdroms;
+	struct hv_vm_disk once_disks[HV_VM_ONCE_MAX];
+	size_t n_once_disks;
 };
 
 void hv_vm_machine_done(struct hv_vm_machine *m);
@@ -83,8 +90,9 @@ int hv_vm_qemu_path(char **ret, struct hv_error **reterr);
 
 /*
  * QEMU's command line for m, as the jail sees the world (vm-jail.c): disks
- * at /vm/disk<N>, cdroms at /vm/cdrom<N>, sockets in /vm/run, taps as the
- * NICs' open fds. NULL-terminated; free with strv_free.
+ * at /vm/disk<N>, cdroms at /vm/cdrom<N>, this boot's cdroms and disks at
+ * /vm/once<N> and /vm/oncedisk<N>, sockets in /vm/run, taps as the NICs'
+ * open fds. NULL-terminated; free with strv_free.
  */
 int hv_vm_qemu_argv(const struct hv_vm_machine *m, const char *qemu, const char *accel, char ***ret,
                     struct hv_error **reterr);

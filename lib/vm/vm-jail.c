@@ -24,7 +24,9 @@
  *      /dev/null, zero, random, urandom (and /dev/kvm when KVM is used),
  *      a fresh /proc of its own pid namespace; and, writable, the VM's
  *      disks at /vm/disk<N> and its socket directory at /vm/run
- *      (<zonepath>/root/tmp); cdroms read-only at /vm/cdrom<N>, /vm/once<N>;
+ *      (<zonepath>/root/tmp); cdroms read-only at /vm/cdrom<N>; this
+ *      boot's cdroms (read-only) and disks from vmadm start at /vm/once<N>
+ *      and /vm/oncedisk<N>, files opened inside the zone root (no symlinks);
  *   2. pivots into it and detaches the host's tree: no other guest's disk
  *      exists in QEMU's world, whatever it does;
  *   3. becomes the VM's own unprivileged host user (the first id of the
@@ -48,6 +50,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -209,6 +212,50 @@ jail_disk(int pipe_fd, const struct hv_vm_disk *d, const char *name)
 		           strerror(-r));
 }
 
+/*
+ * This boot's cdroms and disks (vmadm start cdrom= disk=) are files in the
+ * zone root that an operator named: opened inside it without following a
+ * symlink (one swapped in since vmadm looked is refused), and shown to
+ * QEMU from the open file. A disk becomes the VM's user's, as its own
+ * disks are. In the child, before its root is built: a bind mount's
+ * source must be in the caller's mount namespace.
+ */
+static void
+jail_once(int pipe_fd, const struct hv_vm_jail *j, const struct hv_vm_disk *d, const char *name)
+{
+	bool disk = d->media == HV_VM_MEDIA_DISK;
+	struct open_how how = {.flags = (disk ? O_RDWR : O_RDONLY) | O_NOCTTY | O_CLOEXEC,
+	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+	                                  RESOLVE_NO_SYMLINKS};
+	const char *what = disk ? "disk" : "cdrom", *rel;
+	char root[4096], src[64], dst[64];
+	struct stat st;
+	int rfd, fd, r;
+
+	snprintf(root, sizeof(root), "%s/root", j->m->zonepath);
+	rel = startswith(d->path, root);
+	if (!rel || rel[0] != '/' || !rel[1])
+		child_fail(pipe_fd, EINVAL, "%s '%s': not inside the zone root '%s'", what, d->path,
+		           root);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		child_fail(pipe_fd, errno, "zone root '%s': %m", root);
+	fd = (int)syscall(SYS_openat2, rfd, rel + 1, &how, sizeof(how));
+	if (fd < 0)
+		child_fail(pipe_fd, errno, "%s '%s': %m", what, d->path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		child_fail(pipe_fd, EINVAL, "%s '%s': expected a regular file", what, d->path);
+	if (disk && (fchown(fd, j->uid, j->uid) < 0 || fchmod(fd, 0600) < 0))
+		child_fail(pipe_fd, errno, "%s '%s': %m", what, d->path);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	snprintf(dst, sizeof(dst), "/vm/%s", name);
+	if ((r = bind(src, dst, disk, false)) < 0)
+		child_fail(pipe_fd, r, "%s '%s': cannot show it to QEMU: %s", what, d->path,
+		           strerror(-r));
+	close(fd);
+	close(rfd);
+}
+
 _noreturn_ static void
 child_main(const struct hv_vm_jail *j, int pipe_fd, int log_fd, gid_t kvm_gid)
 {
@@ -248,7 +295,12 @@ child_main(const struct hv_vm_jail *j, int pipe_fd, int log_fd, gid_t kvm_gid)
 	for (size_t i = 0; i < m->n_once_cdroms; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "once%zu", i);
-		jail_disk(pipe_fd, &m->once_cdroms[i], name);
+		jail_once(pipe_fd, j, &m->once_cdroms[i], name);
+	}
+	for (size_t i = 0; i < m->n_once_disks; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "oncedisk%zu", i);
+		jail_once(pipe_fd, j, &m->once_disks[i], name);
 	}
 	if (chdir(jail_root) < 0 || symlink("usr/lib", "lib") < 0 ||
 	    symlink("usr/lib64", "lib64") < 0 || symlink("usr/bin", "bin") < 0 ||

@@ -62,6 +62,8 @@ hv_vm_machine_done(struct hv_vm_machine *m)
 	free(m->once_order);
 	for (size_t i = 0; i < m->n_once_cdroms; i++)
 		disk_done(&m->once_cdroms[i]);
+	for (size_t i = 0; i < m->n_once_disks; i++)
+		disk_done(&m->once_disks[i]);
 	*m = (struct hv_vm_machine){0};
 }
 
@@ -173,14 +175,35 @@ parse_machine(const json_t *o, const char *source, struct hv_vm_machine *m,
 	return 0;
 }
 
-/* The one-shot options of vmadm start (order=, cdrom=): read once, then gone. */
+/* hvm-once.json's cdroms or disks: files, of this media, for this boot. */
+static int
+load_once_media(const json_t *o, const char *path, const char *key, enum hv_vm_media media,
+                struct hv_vm_disk *l, size_t *n, struct hv_error **reterr)
+{
+	const json_t *e;
+	size_t i;
+	int r;
+
+	json_array_foreach (json_object_get(o, key), i, e) {
+		char where[32];
+		if (*n >= HV_VM_ONCE_MAX)
+			return hv_error_set(reterr, -E2BIG, "%s: at most %d %s", path,
+			                    HV_VM_ONCE_MAX, key);
+		snprintf(where, sizeof(where), "%s.%zu", key, i);
+		if ((r = parse_disk(e, path, where, &l[(*n)++], reterr)) < 0)
+			return r;
+		l[*n - 1].media = media;
+		l[*n - 1].boot = false;
+	}
+	return 0;
+}
+
+/* The one-shot options of vmadm start (order=, cdrom=, disk=): read once, then gone. */
 static int
 load_once(const char *zonepath, struct hv_vm_machine *m, struct hv_error **reterr)
 {
 	_cleanup_free_ char *path = NULL;
 	json_auto_t *o = NULL;
-	const json_t *e;
-	size_t i;
 	int r;
 
 	if (path_join(zonepath, "config/hvm-once.json", &path) < 0)
@@ -192,18 +215,11 @@ load_once(const char *zonepath, struct hv_vm_machine *m, struct hv_error **reter
 	if (r < 0)
 		return r;
 	m->once_order = dup_member(o, "order", NULL);
-	json_array_foreach (json_object_get(o, "cdroms"), i, e) {
-		char where[32];
-		if (m->n_once_cdroms >= ELEMENTSOF(m->once_cdroms))
-			return hv_error_set(reterr, -E2BIG, "%s: at most %zu cdroms", path,
-			                    ELEMENTSOF(m->once_cdroms));
-		snprintf(where, sizeof(where), "cdroms.%zu", i);
-		r = parse_disk(e, path, where, &m->once_cdroms[m->n_once_cdroms++], reterr);
-		if (r < 0)
-			return r;
-		m->once_cdroms[m->n_once_cdroms - 1].media = HV_VM_MEDIA_CDROM;
-	}
-	return 0;
+	if ((r = load_once_media(o, path, "cdroms", HV_VM_MEDIA_CDROM, m->once_cdroms,
+	                         &m->n_once_cdroms, reterr)) < 0)
+		return r;
+	return load_once_media(o, path, "disks", HV_VM_MEDIA_DISK, m->once_disks, &m->n_once_disks,
+	                       reterr);
 }
 
 int
@@ -435,6 +451,14 @@ add_disks(char ***l, const struct hv_vm_machine *m, struct hv_error **reterr)
 		snprintf(path, sizeof(path), "/vm/once%zu", k);
 		snprintf(id, sizeof(id), "once%zu", k);
 		if ((r = add_drive(l, &dr, &m->once_cdroms[k], path, id, reterr)) < 0)
+			return r;
+	}
+	for (size_t k = 0; k < m->n_once_disks; k++) {
+		char path[64], id[32];
+
+		snprintf(path, sizeof(path), "/vm/oncedisk%zu", k);
+		snprintf(id, sizeof(id), "oncedisk%zu", k);
+		if ((r = add_drive(l, &dr, &m->once_disks[k], path, id, reterr)) < 0)
 			return r;
 	}
 	return 0;

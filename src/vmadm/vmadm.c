@@ -236,9 +236,9 @@ cmd_start(int argc, char *argv[])
 		return usage_error("usage: vmadm start UUID");
 	if ((r = want_uuid("start", argc, argv, &uuid)) != 0)
 		return r;
-	/* order=, cdrom=: kvm boot options, for this boot only. */
+	/* order=, cdrom=, disk=: kvm boot options, for this boot only. */
 	if (optind < argc) {
-		_cleanup_strv_free_ char **cdroms = NULL;
+		_cleanup_strv_free_ char **cdroms = NULL, **disks = NULL;
 		const char *order = NULL;
 
 		for (int i = optind; i < argc; i++) {
@@ -247,12 +247,15 @@ cmd_start(int argc, char *argv[])
 			else if (startswith(argv[i], "cdrom=")) {
 				if (strv_push(&cdroms, argv[i] + 6) < 0)
 					return fail(-ENOMEM, NULL);
+			} else if (startswith(argv[i], "disk=")) {
+				if (strv_push(&disks, argv[i] + 5) < 0)
+					return fail(-ENOMEM, NULL);
 			} else
-				return usage_error("start: '%s': expected order=X or "
-				                   "cdrom=/path,model",
+				return usage_error("start: '%s': expected order=X, "
+				                   "cdrom=/path,model or disk=/path,model",
 				                   argv[i]);
 		}
-		r = hv_vm_start_hvm(uuid, order, cdroms, &e);
+		r = hv_vm_start_hvm(uuid, order, cdroms, disks, &e);
 	} else
 		r = hv_vm_start(uuid, &e);
 	return finish(r, e, -EALREADY, "Successfully started VM", uuid);
@@ -612,7 +615,7 @@ static const char usage_text[] =
         "  reprovision <uuid> [-f <filename>]\n"
         "  rollback-snapshot <uuid> <snapname>\n"
         "  send <uuid>\n"
-        "  start <uuid> [order=cdn] [cdrom=/path,model ...]\n"
+        "  start <uuid> [order=cdn] [cdrom=/path,model ...] [disk=/path,model ...]\n"
         "  stop <uuid> [-F] [-t timeout]\n"
         "  sysrq <uuid> nmi|screenshot\n"
         "  update <uuid> [-f <filename>]\n"
