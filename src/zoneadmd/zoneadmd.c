@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -1022,6 +1023,8 @@ drop_startup_text(void)
 	}
 	if (f)
 		fclose(f);
+	/* The heap the start freed (libseccomp's filter database, JSON) goes back too. */
+	(void)malloc_trim(0);
 	/* Last, and with nothing in between: the parsing above would fault them back in. */
 	for (size_t i = 0; i < n; i++)
 		(void)madvise((void *)drop[i].a, drop[i].b - drop[i].a, MADV_DONTNEED);
