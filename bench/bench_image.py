@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid as uuidlib
 
-from harness import TOP, program, row
+from harness import TOP, program, row, drop_node_cgroups
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -64,6 +64,7 @@ class Node:
         for u in self.run("vmadm", "lookup").stdout.split():
             self.run("vmadm", "delete", u)
         subprocess.run([program("pooladm"), "export", "zones"], env=self.env)
+        drop_node_cgroups(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self.work, ignore_errors=True)
 

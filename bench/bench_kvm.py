@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import BUILD, TOP, program, row
+from harness import BUILD, TOP, program, row, drop_node_cgroups
 
 ACCEL = os.environ.get("SABLE_BENCH_ACCEL", "tcg")
 RUNS = int(os.environ.get("SABLE_BENCH_KVM_RUNS", "5"))
@@ -95,6 +95,7 @@ class Node:
         for vm in json.loads(self.run("vmadm", "lookup", "-j").stdout or "[]"):
             subprocess.run([program("vmadm"), "delete", vm["uuid"]], env=self.env)
         subprocess.run([program("pooladm"), "export", "zones"], env=self.env)
+        drop_node_cgroups(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

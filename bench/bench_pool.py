@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import program, row
+from harness import program, row, drop_node_cgroups
 
 RUNS = 30
 
@@ -31,6 +31,7 @@ class Scratch:
 
     def close(self):
         subprocess.run([program("pooladm"), "export", "zones"], env=self.env, check=False)
+        drop_node_cgroups(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid as uuidlib
 
-from harness import TOP, hyperfine, program, row
+from harness import TOP, hyperfine, program, row, drop_node_cgroups
 
 PAYLOAD = {"brand": "lx", "max_physical_memory": 64, "quota": 1, "alias": "bench"}
 
@@ -79,6 +79,7 @@ class Node:
             self.run("vmadm", "delete", u, check=False)
         self.run("pooladm", "export", "zones", check=False)
         subprocess.run(["umount", self.run_dir], check=False)
+        drop_node_cgroups(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid as uuidlib
 
-from harness import TOP, compare, hyperfine, program, row
+from harness import TOP, compare, hyperfine, program, row, drop_node_cgroups
 
 WRAP = "unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec {}'"
 
@@ -84,6 +84,7 @@ class Scratch:
             self.run("zoneadm", "-z", u, "halt", check=False)
         self.run("pooladm", "export", "zones", check=False)
         subprocess.run(["umount", self.run_dir], check=False)
+        drop_node_cgroups(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

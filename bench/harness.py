@@ -43,3 +43,25 @@ def row(figure, sable, yard_name, yard, unit):
     """A row measured by other means (sizes, counts, throughput)."""
     return {"figure": figure, "sable": sable, "yardstick": yard_name, "yard": yard,
             "unit": unit, "ratio": sable / yard if yard else float("nan")}
+
+
+def drop_node_cgroups(root):
+    """Remove a scratch node's own cgroup directories (<prefix> in every hierarchy).
+
+    Sable leaves them in place for the node's life, as systemd leaves
+    machine.slice; a bench's node ends with the bench. Only empty ones go.
+    """
+    try:
+        with open(os.path.join(root, "usbkey", "config")) as f:
+            prefix = next((l.split("=", 1)[1].strip() for l in f
+                           if l.startswith("sable_prefix=")), None)
+    except OSError:
+        return
+    if not prefix:
+        return
+    top = "/sys/fs/cgroup"
+    for d in [top] + [os.path.join(top, h) for h in os.listdir(top)]:
+        try:
+            os.rmdir(os.path.join(d, prefix))
+        except OSError:
+            pass

@@ -26,8 +26,10 @@
  * v2 controllers.
  *
  * Ownership: <prefix> belongs to the state root (hv_node_prefix()); Sable
- * creates <prefix> directories and leaves them in place (on v2 they hold the
- * controller delegation), and owns <prefix>/<name> and everything below it
+ * creates <prefix> directories and leaves them in place, as systemd leaves
+ * machine.slice (on v2 they hold the controller delegation; a start that
+ * makes them again pays ten more mkdirs, a rmdir each at its end and the
+ * subtree_control writes), and owns <prefix>/<name> and everything below it
  * (a zone may make sub-cgroups). Destroying a zone removes its directories
  * children first and refuses with -EBUSY while any process is left in any
  * hierarchy, before removing anything. Every call is idempotent: create on
@@ -1033,9 +1035,8 @@ hv_cgroup_destroy(struct hv_cgroup *cg, struct hv_error **reterr)
 				                    "cgroup '%s' still has %u process%s", *d, n,
 				                    n == 1 ? "" : "es");
 		}
-	for (const char **d = dirs; *d; d++) {
-		_cleanup_free_ char *parent = NULL;
-
+	/* The root's <prefix> nodes stay (see the top): the next start makes only its own. */
+	for (const char **d = dirs; *d; d++)
 		/* Walk only where the zone made cgroups of its own. */
 		if (rmdir(*d) < 0 && errno != ENOENT) {
 			r = tree_walk(*d, 0, rmdir_one, NULL, reterr);
@@ -1044,10 +1045,5 @@ hv_cgroup_destroy(struct hv_cgroup *cg, struct hv_error **reterr)
 				                       "cannot remove zone cgroup '%s/%s'",
 				                       cg->prefix, cg->name);
 		}
-		/* The root's <prefix> node goes with its last zone (it is made again when needed).
-		 */
-		if (path_dirname(*d, &parent) >= 0)
-			(void)rmdir(parent);
-	}
 	return 0;
 }

@@ -105,6 +105,20 @@ def host_state():
     }
 
 
+def drop_node_cgroups(before):
+    """Remove the scratch node's own cgroup directories (its prefix, in every hierarchy).
+
+    Sable leaves a node's <prefix> directories in place, as systemd leaves
+    machine.slice; the node here lives as long as the test. rmdir removes
+    only empty ones: a zone's cgroup left inside still shows as a leak.
+    """
+    for d in host_state()["cgroups"] - before:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 @pytest.fixture
 def root():
     """A fresh state root; the host must look the same afterwards."""
@@ -116,6 +130,7 @@ def root():
         yield Root(path)
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        drop_node_cgroups(before["cgroups"])
     after = host_state()
     leaks = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
     assert not leaks, f"the test left these behind on the host: {leaks}"
