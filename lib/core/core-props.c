@@ -674,6 +674,8 @@ static const struct hv_prop props[] = {
 	           "shutting_down|down|receiving|paused",
 	 .doc = "The VM's state as vmadm sees it: zone_state, with installed shown as stopped "
 	        "and the provisioning, failed, stopping and receiving states added; a kvm VM "
+	        "is stopping while a graceful stop or reboot waits for its guest "
+	        "(transition_to, transition_expire; zone_state shows shutting_down), and one "
 	        "whose QEMU stopped its CPUs (QMP stop, a disk error) is paused until they run "
 	        "again."},
 	{.name = "tags", .type = HV_PROP_MAP, .brands = HV_BRANDS_ALL, .flags = CUL,
@@ -687,12 +689,14 @@ static const struct hv_prop props[] = {
 	        "effect at the next boot."},
 	{.name = "transition_expire", .type = HV_PROP_INT, .brands = HV_BRANDS_HVM,
 	 .flags = HV_PROP_RO,
-	 .doc = "SmartOS's end of a kvm VM's stop or reboot wait (ms since the epoch). Sable "
-	        "does not set it: zoneadmd holds the wait, and the VM shows shutting_down."},
+	 .doc = "While a kvm VM is stopping: when its graceful stop or reboot is forced, in "
+	        "ms since the epoch (the ACPI power button's press plus the timeout; QEMU is "
+	        "then told to quit). Gone when the stop or reboot is over."},
 	{.name = "transition_to", .type = HV_PROP_STRING, .brands = HV_BRANDS_HVM,
 	 .flags = HV_PROP_RO, .values = "stopped|start|running",
-	 .doc = "SmartOS's target of a kvm VM's stop or reboot. Sable does not set it: a VM "
-	        "on its way down shows state shutting_down, and vmadm stop waits for it."},
+	 .doc = "While a kvm VM is stopping (its guest was asked to power off with the ACPI "
+	        "power button and zoneadmd waits for it): stopped for vmadm stop, start for "
+	        "vmadm reboot. Gone when the VM has stopped, or runs again."},
 	{.name = "type", .type = HV_PROP_STRING, .brands = HV_BRANDS_ALL, .flags = HV_PROP_RO,
 	 .values = "OS|LX|KVM|BHYVE", .header = "TYPE", .width = 4,
 	 .doc = "The brand's family: LX for lx, KVM for kvm (OS and BHYVE for the brands Sable "

@@ -175,7 +175,10 @@ set_iso(json_t *o, const char *key, uint64_t usec)
 	return hv_json_set(o, key, json_string(format_iso8601_usec(ts, usec)));
 }
 
-/* state, zone_state, pid, boot_timestamp, zoneid, exit_*: from zoneadmd's record and intents. */
+/*
+ * state, zone_state, pid, boot_timestamp, zoneid, exit_*, transition_*: from
+ * zoneadmd's record and intents.
+ */
 static int
 runtime_members(json_t *vm, const char *uuid)
 {
@@ -205,6 +208,18 @@ runtime_members(json_t *vm, const char *uuid)
 	/* A kvm VM whose QEMU stopped its CPUs (QMP STOP) is paused until RESUME. */
 	if (running && rt.paused && rt.state == HV_ZONE_RUNNING)
 		state = "paused";
+	/*
+	 * While a kvm VM's guest is asked to power off (stop, or reboot) it is
+	 * stopping, with where that ends and when it is forced, as on SmartOS.
+	 */
+	if (running && rt.transition_to[0]) {
+		state = "stopping";
+		if (r >= 0)
+			r = hv_json_set(vm, "transition_to", json_string(rt.transition_to));
+		if (r >= 0)
+			r = hv_json_set(vm, "transition_expire",
+			                json_integer((json_int_t)rt.transition_expire));
+	}
 	if (op && streq(op, "create"))
 		state = "provisioning";
 	else if (op && streq(op, "receive"))

@@ -143,6 +143,12 @@ hv_zone_runtime_load(const char *uuid, struct hv_zone_runtime *ret, struct hv_er
 	if (hv_json_get_int(o, "vnc_port", &v, NULL) >= 0)
 		ret->vnc_port = (int)v;
 	ret->paused = json_is_true(json_object_get(o, "paused"));
+	if (hv_json_get_string(o, "transition_to", &state, NULL) >= 0 &&
+	    strlen(state) < sizeof(ret->transition_to)) {
+		strcpy(ret->transition_to, state);
+		if (hv_json_get_int(o, "transition_expire", &v, NULL) >= 0 && v > 0)
+			ret->transition_expire = (uint64_t)v;
+	}
 	return 0;
 }
 
@@ -165,6 +171,11 @@ hv_zone_runtime_save(const char *uuid, const struct hv_zone_runtime *rt, struct 
 	              "exit_status", rt->exit_status, "exit_timestamp",
 	              (json_int_t)rt->exit_timestamp, "zoneid", (json_int_t)rt->zoneid, "vnc_port",
 	              rt->vnc_port, "paused", rt->paused);
+	if (o && rt->transition_to[0] &&
+	    (hv_json_set(o, "transition_to", json_string(rt->transition_to)) < 0 ||
+	     hv_json_set(o, "transition_expire", json_integer((json_int_t)rt->transition_expire)) <
+	             0))
+		return -ENOMEM;
 	if (!o || !(text = hv_json_dumps(o)))
 		return -ENOMEM;
 	r = write_file_replace(path, text, strlen(text), 0644);

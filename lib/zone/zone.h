@@ -72,6 +72,14 @@ struct hv_zone_runtime {
 	uint64_t zoneid; /* this boot's id: the zone's cgroup id, as BPF sees it (0: none) */
 	int vnc_port;    /* kvm: the TCP port zoneadmd listens on for VNC (0: none) */
 	bool paused;     /* kvm: QEMU stopped the guest's CPUs (QMP STOP, until RESUME) */
+	/*
+	 * kvm: while a graceful stop or reboot (the ACPI power button) waits for
+	 * the guest, where it ends ("stopped" or "start", SmartOS's
+	 * transition_to; "" when none) and when it is forced (ms since the
+	 * epoch, SmartOS's transition_expire).
+	 */
+	char transition_to[16];
+	uint64_t transition_expire;
 };
 
 int hv_zone_runtime_path(const char *uuid, const char *suffix, char **ret);

@@ -141,6 +141,20 @@ set_state(struct daemon *d, enum hv_zone_state s)
 	return r;
 }
 
+/*
+ * A kvm VM's graceful stop or reboot in the run record, as SmartOS's
+ * transition_to and transition_expire: where it ends (NULL: it is over)
+ * and when it is forced (ms since the epoch). vmadm shows the VM as
+ * stopping meanwhile; a new zoneadmd picks the wait up from it.
+ */
+static void
+set_transition(struct daemon *d, const char *to, unsigned timeout_s)
+{
+	snprintf(d->rt.transition_to, sizeof(d->rt.transition_to), "%s", strempty(to));
+	d->rt.transition_expire =
+	        to ? now_usec(CLOCK_REALTIME) / USEC_PER_MSEC + (uint64_t)timeout_s * 1000 : 0;
+}
+
 /* ---- console ---------------------------------------------------------------- */
 
 static void
@@ -556,6 +570,7 @@ hvm_boot(struct daemon *d, struct hv_error **reterr)
 	d->rt.boot_timestamp = (uint64_t)time(NULL);
 	d->rt.zoneid = hv_cgroup_id(d->cg);
 	d->rt.paused = false;
+	set_transition(d, NULL, 0);
 	(void)set_state(d, HV_ZONE_RUNNING);
 	return 0;
 }
@@ -716,6 +731,15 @@ adopt(struct daemon *d, struct hv_error **reterr)
 		log_warning("zone %s: running without a console (cannot attach a new one)",
 		            d->c.uuid);
 	log_info("zone %s: adopted (init is pid %d)", d->c.uuid, (int)d->rt.init_pid);
+	if (d->hvm && d->rt.transition_to[0]) {
+		/* The old zoneadmd was waiting for the guest: wait on, to the same deadline. */
+		uint64_t now = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC;
+		uint64_t left = d->rt.transition_expire > now ? d->rt.transition_expire - now : 0;
+
+		d->stopping = streq(d->rt.transition_to, "start") ? STOP_REBOOT : STOP_SHUTDOWN;
+		d->stop_deadline = now_usec(CLOCK_MONOTONIC) + left * USEC_PER_MSEC;
+		return set_state(d, HV_ZONE_SHUTTING_DOWN);
+	}
 	return set_state(d, HV_ZONE_RUNNING);
 }
 
@@ -747,6 +771,8 @@ cleanup_down(struct daemon *d)
 	d->rt.init_pid = 0;
 	d->rt.zoneid = 0;
 	d->rt.paused = false;
+	if (d->stopping != STOP_REBOOT)
+		set_transition(d, NULL, 0); /* a reboot's ends when the VM runs again */
 	(void)set_state(d, HV_ZONE_INSTALLED);
 }
 
@@ -837,14 +863,19 @@ stop(struct daemon *d, enum stop_kind kind, unsigned timeout_s)
 {
 	_cleanup_hv_error_ struct hv_error *e = NULL;
 
-	if (d->hvm && kind == STOP_REBOOT && !timeout_s && d->qmp) {
-		/* reboot -F: the machine is reset; QEMU stays. */
+	if (d->hvm && kind == STOP_REBOOT && !timeout_s && d->qmp && d->stopping != STOP_REBOOT) {
+		/*
+		 * reboot -F: the machine is reset; QEMU stays. A graceful reboot
+		 * that ran out of time instead ends as SmartOS's does, a forced
+		 * stop and a start: QEMU quits below and is started again.
+		 */
 		if (hv_qmp_execute(d->qmp, "system_reset", NULL, -1, NULL, &e) >= 0)
 			return;
 	}
 	if (d->hvm && (kind == STOP_SHUTDOWN || (kind == STOP_REBOOT && timeout_s))) {
 		/* The ACPI power button; QEMU exits when the guest powers off. */
 		d->stopping = kind;
+		set_transition(d, kind == STOP_REBOOT ? "start" : "stopped", timeout_s);
 		(void)set_state(d, HV_ZONE_SHUTTING_DOWN);
 		if (!d->qmp || hv_qmp_execute(d->qmp, "system_powerdown", NULL, -1, NULL, &e) < 0)
 			log_warning("VM %s: cannot press the power button: %s", d->c.uuid,

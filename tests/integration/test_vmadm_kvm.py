@@ -554,3 +554,102 @@ def test_start_with_an_extra_disk_for_one_boot(kvm):
     assert "vda" in out and "vdb" not in out, out
     assert kvm.console(u).count("SABLE-DD") == 1
     kvm.vmadm("stop", "-F", u)
+
+
+def vmadm_bg(kvm, *args):
+    return subprocess.Popen([program("vmadm"), *args], env=kvm.root.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stopping(kvm, u, to, timeout_s, t0):
+    """Wait for the VM to show SmartOS's stopping state; check its transition; return it."""
+    vm = wait_for(lambda: (lambda v: v["state"] == "stopping" and v)(
+        json.loads(kvm.vmadm("get", u).stdout)), timeout=20)
+    assert vm, json.loads(kvm.vmadm("get", u).stdout)
+    assert vm["transition_to"] == to, vm
+    # The forced stop's deadline: the button's press plus the timeout, in ms.
+    assert t0 * 1000 + timeout_s * 1000 - 1000 <= vm["transition_expire"] \
+        <= time.time() * 1000 + timeout_s * 1000, (vm["transition_expire"], t0)
+    listed = kvm.vmadm("list", "-H", "-o", "uuid,state", f"uuid={u}").stdout.split()
+    assert listed == [u, "stopping"], listed
+    return vm
+
+
+def settled(kvm, u, state):
+    vm = json.loads(kvm.vmadm("get", u).stdout)
+    assert vm["state"] == state, vm
+    assert "transition_to" not in vm and "transition_expire" not in vm, vm
+    assert "transition_to" not in kvm.runtime(u)
+
+
+def test_stopping_states_while_the_guest_powers_off(kvm):
+    u = kvm.create()
+    kvm.wait_console(u, f"SABLE-MDATA {u}")
+    # The guest's power button handler waits for /tmp/go before it powers off.
+    slow = "rm -f /tmp/go; sed -i 's|^sync$|while [ ! -e /tmp/go ]; do sleep 0.1; done; sync|' " \
+           "/etc/acpi/PWRF/00000080"
+    console_run(kvm, u, slow)
+    # A graceful reboot: stopping, on its way to start, then running again.
+    t0 = time.time()
+    p = vmadm_bg(kvm, "reboot", u)
+    stopping(kvm, u, "start", 180, t0)
+    console_run(kvm, u, "touch /tmp/go")
+    assert p.wait(60) == 0, p.communicate()
+    settled(kvm, u, "running")
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=2)
+    # A graceful stop with -t: stopping, on its way to stopped, then stopped.
+    console_run(kvm, u, slow)
+    t0 = time.time()
+    p = vmadm_bg(kvm, "stop", "-t", "60", u)
+    stopping(kvm, u, "stopped", 60, t0)
+    console_run(kvm, u, "touch /tmp/go")
+    assert p.wait(60) == 0, p.communicate()
+    settled(kvm, u, "stopped")
+    assert kvm.console(u).count("SABLE-GUEST-POWEROFF") == 2
+
+
+def test_a_guest_that_ignores_the_button_is_forced_at_the_deadline(kvm):
+    u = kvm.create()
+    kvm.wait_console(u, f"SABLE-MDATA {u}")
+    console_run(kvm, u, "killall acpid")
+    t0 = time.time()
+    p = vmadm_bg(kvm, "stop", "-t", "3", u)
+    stopping(kvm, u, "stopped", 3, t0)
+    assert p.wait(30) == 0, p.communicate()
+    assert time.time() - t0 >= 2.5
+    settled(kvm, u, "stopped")
+    assert "SABLE-GUEST-POWEROFF" not in kvm.console(u)
+    # A graceful reboot that runs out of time (vmadm's is 180 s; zoneadmd's own control
+    # socket takes a shorter one): QEMU is forced off and started again, as on SmartOS.
+    kvm.vmadm("start", u)
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=2)
+    console_run(kvm, u, "killall acpid")
+    [pid] = qemu_pids(u)
+    t0 = time.time()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c:
+        c.connect(kvm.root.file(f"var/run/sable/zones/{u}.ctl"))
+        c.send(b"reboot 3")
+        stopping(kvm, u, "start", 3, t0)
+        c.settimeout(60)
+        assert c.recv(256) == b"ok"
+    settled(kvm, u, "running")
+    assert qemu_pids(u) not in ([], [pid])
+    kvm.wait_console(u, "SABLE-GUEST-UP", count=3)
+    # The supervisor dies during the wait: a new one waits on, to the same deadline.
+    console_run(kvm, u, "killall acpid")
+    t0 = time.time()
+    p = vmadm_bg(kvm, "stop", "-t", "12", u)
+    vm = stopping(kvm, u, "stopped", 12, t0)
+    old = kvm.runtime(u)["zoneadmd_pid"]
+    os.kill(old, signal.SIGKILL)
+    p.wait(10)
+    subprocess.Popen([program("zoneadmd"), "-z", u], env=kvm.root.env,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    assert wait_for(lambda: kvm.runtime(u)["zoneadmd_pid"] != old, 10)
+    assert kvm.runtime(u)["transition_expire"] == vm["transition_expire"]
+    assert json.loads(kvm.vmadm("get", u).stdout)["state"] == "stopping"
+    assert qemu_pids(u) and time.time() * 1000 < vm["transition_expire"]
+    assert wait_for(lambda: not qemu_pids(u), timeout=20)
+    assert time.time() * 1000 >= vm["transition_expire"] - 200
+    wait_for(lambda: json.loads(kvm.vmadm("get", u).stdout)["state"] == "stopped", 10)
+    settled(kvm, u, "stopped")
