@@ -10,7 +10,8 @@
  *   trace-resolve.c  probe descriptions -> probes; names -> built-ins,
  *                    variables, aggregations, functions
  *   trace-check.c    types: every node gets int or string (with a size)
- *   trace-ir.c       AST -> IR (virtual registers, labels), and its dump
+ *   trace-ir*.c      AST -> IR (virtual registers, labels), and its dump;
+ *                    trace-ir.h is what its pieces share
  *   trace-bpf.c      IR -> struct bpf_insn (registers, jumps), and its dump
  *   trace-load.c     maps, programs, the providers' attach (ops tables)
  *   trace-run.c      the consumer: ring buffer, aggregations, output
