@@ -653,3 +653,86 @@ def test_a_guest_that_ignores_the_button_is_forced_at_the_deadline(kvm):
     assert time.time() * 1000 >= vm["transition_expire"] - 200
     wait_for(lambda: json.loads(kvm.vmadm("get", u).stdout)["state"] == "stopped", 10)
     settled(kvm, u, "stopped")
+
+
+def test_a_guest_that_touches_all_its_ram_stays_within_its_cap(kvm):
+    """The guest fills its RAM; QEMU's cgroup stays within max_physical_memory and QEMU lives."""
+    ram, cap = 256, 256 + 256  # the least max_physical_memory vmadm allows: ram + 256
+    u = kvm.create(ram=ram, max_physical_memory=cap)
+    kvm.wait_console(u, f"SABLE-MDATA {u}")
+    [pid] = qemu_pids(u)
+    cg, limit = memory_cgroup(pid)
+    v1 = limit == "memory.limit_in_bytes"
+    usage_file = "memory.usage_in_bytes" if v1 else "memory.current"
+
+    def usage():
+        return int(open(os.path.join(cg, usage_file)).read())
+
+    assert int(open(os.path.join(cg, limit)).read()) == cap << 20
+    # All the guest's available memory into its rootfs (pages its kernel cannot drop).
+    out = console_run(kvm, u, "m=$(awk '/MemAvailable/{print int($2/1024)-16}' /proc/meminfo); "
+                              "echo SABLE-FILL-$m; dd if=/dev/zero of=/fill bs=1M count=$m; "
+                              "grep MemAvailable /proc/meminfo", timeout=180)
+    filled = int(re.search(r"SABLE-FILL-(\d+)", out).group(1))
+    assert filled > ram // 2, out
+    after = usage()
+    peak = int(open(os.path.join(cg, "memory.max_usage_in_bytes" if v1 else "memory.peak"))
+               .read()) if v1 or os.path.exists(os.path.join(cg, "memory.peak")) else after
+    # The guest's pages are QEMU's, resident and charged to its cgroup, under the cap.
+    rss = int(re.search(r"RssAnon:\s+(\d+) kB", open(f"/proc/{pid}/status").read()).group(1))
+    assert rss << 10 >= filled << 20 and after >= rss << 10, (rss, after, filled)
+    assert after <= cap << 20 and peak <= cap << 20
+    assert qemu_pids(u) == [pid]
+    # The guest lives on: it answers and can give its memory back.
+    assert "SABLE-FREED-42" in console_run(kvm, u, "rm /fill; echo SABLE-FREED-$((6*7))")
+    kvm.vmadm("stop", "-F", u)
+
+
+def test_a_guest_cannot_spoof_its_ip_or_mac(kvm, netns):
+    """A guest that takes an address or a MAC not in its payload reaches nothing; its own do."""
+    tag = uuidlib.uuid4().hex[:6]
+    router = netns(f"sbt-s-{tag}")
+    up, far = f"sbsu{tag}", f"sbsr{tag}"
+
+    def sh(*cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, check=True)
+
+    def ping():
+        out = console_run(kvm, u, "ping -c 1 -W 2 198.51.100.1 >/dev/null 2>&1; "
+                                  "echo SABLE-PING-rc$?")
+        return re.search(r"SABLE-PING-rc(\d+)", out).group(1) == "0"
+
+    sh("ip", "link", "add", up, "type", "veth", "peer", "name", far)
+    try:
+        sh("ip", "link", "set", far, "netns", router)
+        sh("ip", "link", "set", up, "up")
+        ip = ["ip", "netns", "exec", router, "ip"]
+        sh(*ip, "link", "set", far, "name", "eth0")
+        sh(*ip, "link", "set", "eth0", "up")
+        sh(*ip, "addr", "add", "198.51.100.1/24", "dev", "eth0")
+        kvm.root.run("nictagadm", "add", "external",
+                     open(f"/sys/class/net/{up}/address").read().strip())
+        u = kvm.create(nics=[{"nic_tag": "external", "ips": ["198.51.100.40/24"],
+                              "model": "virtio", "primary": True}])
+        kvm.wait_console(u, "SABLE-NET eth0 198.51.100.40/24")
+        mac = json.loads(kvm.vmadm("get", u).stdout)["nics"][0]["mac"]
+        assert ping(), kvm.console(u)[-1500:]
+        # Another address: its packets and ARP are dropped at its port.
+        console_run(kvm, u, "ip addr flush dev eth0; ip addr add 198.51.100.41/24 dev eth0")
+        assert not ping()
+        neigh = sh(*ip, "neigh", "show", "198.51.100.41").stdout
+        assert "lladdr" not in neigh, neigh
+        console_run(kvm, u, "ip addr flush dev eth0; ip addr add 198.51.100.40/24 dev eth0")
+        assert ping()
+        # Another MAC: likewise.
+        console_run(kvm, u, "ip link set eth0 down; ip link set eth0 address 02:00:5e:10:00:99; "
+                            "ip link set eth0 up; ip addr add 198.51.100.40/24 dev eth0 2>/dev/null")
+        assert not ping()
+        neigh = sh(*ip, "neigh").stdout
+        assert "02:00:5e:10:00:99" not in neigh, neigh
+        console_run(kvm, u, f"ip link set eth0 down; ip link set eth0 address {mac}; "
+                            "ip link set eth0 up; ip addr add 198.51.100.40/24 dev eth0 2>/dev/null")
+        assert ping()
+        kvm.vmadm("delete", u)
+    finally:
+        subprocess.run(["ip", "link", "del", up], capture_output=True)
